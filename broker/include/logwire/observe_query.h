@@ -1,0 +1,30 @@
+// The observe request as an agent phrases it (the MCP tool's arguments, the command
+// line's flags), checked into a store query; and the store's answer shaped as the agent
+// reads it (DESIGN.md "The agent's view"). One place, so every surface agrees.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
+#include "logwire/query_protocol.h"
+#include "logwire/store.h"
+
+namespace logwire {
+
+inline constexpr std::size_t k_default_limit = 100;
+inline constexpr std::size_t k_max_limit = 1000;
+
+// Checks `arguments` ({"what": "backend-logs", "service", "level", "limit", "since"}).
+// A bad one is an invalid_param error naming the parameter and what it accepts; an
+// unknown `what` is unknown_mode. Relative times count back from `now_ns`.
+broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& arguments,
+                                                      std::int64_t now_ns);
+
+// {"type": "backend-logs", "logs": [...], "totalCount": N, "oldestTimestamp": "..."},
+// camelCase keys, RFC 3339 times, keys without a value left out.
+ordered_json to_observe_json(const store_result& result);
+
+// One record as the agent sees it.
+ordered_json to_json(const log_record& record);
+
+}  // namespace logwire

@@ -1,0 +1,118 @@
+#include "query_server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <zmq.hpp>
+
+#include "logwire/observe_query.h"
+#include "logwire/query_protocol.h"
+#include "logwire/timestamp.h"
+#include "logwire/version.h"
+
+namespace logwire {
+namespace {
+
+constexpr std::chrono::milliseconds k_stop_check_interval{100};
+
+std::string reply_error(std::string_view code, std::string_view message,
+                        std::string_view hint = {}) {
+  ordered_json error = {{"code", code}, {"message", message}};
+  if (!hint.empty()) error["hint"] = hint;
+  const ordered_json reply = {{"v", k_query_protocol_version}, {"error", std::move(error)}};
+  return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string reply_result(ordered_json result) {
+  const ordered_json reply = {{"v", k_query_protocol_version}, {"result", std::move(result)}};
+  return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+struct query_server::socket_state {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::rep};
+  std::filesystem::path path;
+
+  ~socket_state() {
+    socket.close();
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+query_server::query_server(std::unique_ptr<socket_state> state, const store& records)
+    : socket_(std::move(state)), store_(&records) {}
+query_server::query_server(query_server&&) noexcept = default;
+query_server::~query_server() = default;
+
+result<query_server> query_server::bind(const runtime_dir& dir, const store& records) {
+  auto state = std::make_unique<socket_state>();
+  state->path = dir.path() / "query.sock";
+  std::error_code ec;
+  std::filesystem::remove(state->path, ec);
+  try {
+    state->socket.set(zmq::sockopt::linger, 0);
+    state->socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(k_max_query_message));
+    state->socket.bind(dir.query_endpoint());
+  } catch (const zmq::error_t& e) {
+    return error{errc::io_error, "cannot listen on " + dir.query_endpoint() + ": " + e.what()};
+  }
+  return query_server(std::move(state), records);
+}
+
+void query_server::serve(const std::atomic<bool>& stop) {
+  zmq::socket_t& socket = socket_->socket;
+  while (!stop.load(std::memory_order_relaxed)) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, k_stop_check_interval);
+      if ((item.revents & ZMQ_POLLIN) == 0) continue;
+      zmq::message_t request;
+      if (!socket.recv(request, zmq::recv_flags::dontwait)) continue;
+      const std::string reply = handle(request.to_string_view(), *store_);
+      socket.send(zmq::buffer(reply), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::error("query socket: {}", e.what());
+    }
+  }
+}
+
+std::string query_server::handle(std::string_view request, const store& records) {
+  const auto body = nlohmann::json::parse(request, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return reply_error("bad_request", "a request is a JSON object {\"v\", \"method\", \"params\"}");
+  }
+  const auto version = body.find("v");
+  if (version == body.end() || !version->is_number_integer() ||
+      version->get<int>() != k_query_protocol_version) {
+    return reply_error("unsupported_version", "this broker speaks query protocol version " +
+                                                  std::to_string(k_query_protocol_version));
+  }
+  const auto method = body.find("method");
+  if (method == body.end() || !method->is_string()) {
+    return reply_error("bad_request", "the request has no method");
+  }
+  const auto params = body.value("params", nlohmann::json::object());
+  const std::string& name = method->get_ref<const std::string&>();
+  try {
+    if (name == "ping") {
+      return reply_result(
+          {{"broker", "logwire"}, {"version", k_library_version}, {"pid", ::getpid()}});
+    }
+    if (name == "observe") {
+      const auto query = parse_observe_arguments(params, unix_now_ns());
+      if (!query) return reply_error(query.error().code, query.error().message, query.error().hint);
+      return reply_result(to_observe_json(records.query(*query)));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("query {} failed: {}", name, e.what());
+    return reply_error("internal", std::string("the broker failed to answer: ") + e.what());
+  }
+  return reply_error("unknown_method", "unknown method '" + name + "'; known: ping, observe");
+}
+
+}  // namespace logwire

@@ -1,0 +1,61 @@
+// The MCP server of logwire-mcp, independent of its transport: one JSON-RPC 2.0 message in,
+// at most one out. It offers one tool, observe, whose answers come from an observe_backend
+// (the broker in production, a fake in tests).
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <cstddef>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "logwire/observe_backend.h"
+
+namespace logwire {
+
+// The newest MCP revision this server speaks; also its answer to a client that asks for
+// one it does not know, as the MCP lifecycle prescribes.
+inline constexpr std::string_view k_latest_mcp_version = "2025-06-18";
+
+// Longer lines are answered with an error unread: an MCP message this big is a broken or
+// hostile client, and the broker would refuse anything over 1 MiB anyway.
+inline constexpr std::size_t k_max_mcp_line = 4 * 1024 * 1024;
+
+// A JSON-RPC 2.0 error object: a code from the specification and a message for the client.
+struct jsonrpc_error {
+  int code;
+  std::string message;
+};
+
+// Thread-safety: one thread at a time (the backend is called synchronously).
+class mcp_server {
+ public:
+  explicit mcp_server(observe_backend& backend) noexcept : backend_(backend) {}
+
+  // One line of input (one message, no newline). Returns the reply as one line of JSON
+  // without its newline, or nothing for notifications, client responses and blank lines.
+  // Every failure, the backend's exceptions included, becomes a JSON-RPC error or an
+  // isError tool result; only running out of memory escapes as an exception.
+  std::optional<std::string> handle_line(std::string_view line);
+
+ private:
+  // The result of a request whose envelope is valid, or its JSON-RPC error. Ordered, so
+  // the broker's records keep their key order (timestamp, service, level, message, ...).
+  using outcome = boost::system::result<nlohmann::ordered_json, jsonrpc_error>;
+
+  outcome dispatch(std::string_view method, const nlohmann::json& params);
+  outcome initialize(const nlohmann::json& params);
+  outcome call_tool(const nlohmann::json& params);
+
+  observe_backend& backend_;
+};
+
+// The stdio transport: reads `in` one line per message until end of input and writes each
+// reply as one line to `out`, flushed at once so the client never waits on a buffer.
+// Reads at most k_max_mcp_line + 1 bytes of any line, so a huge line costs no memory.
+// Returns false if writing failed (the client went away), true at end of input.
+bool serve_lines(mcp_server& server, std::istream& in, std::ostream& out);
+
+}  // namespace logwire

@@ -1,0 +1,51 @@
+// logwire-mcp: the MCP server an agent starts on stdio. Everything on stdout is protocol;
+// diagnostics go to stderr, which MCP clients keep as the server's log.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <string>
+
+#include "logwire/broker_client.h"
+#include "logwire/mcp_server.h"
+#include "logwire/observe_backend.h"
+#include "logwire/runtime_dir.h"
+#include "logwire/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "logwire-mcp: lets an AI coding agent read a backend's logs through MCP on stdio.\n"
+      "Start it from the agent's MCP configuration; it answers the observe tool by asking "
+      "the logwire broker of the runtime directory."};
+  std::string requested_dir;
+  app.add_option("--runtime-dir", requested_dir,
+                 "Runtime directory of the logwire instance to query (default: "
+                 "$LOGWIRE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/logwire, else /tmp/logwire-$UID)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints to stdout and exits 0; a usage error is reported on stderr.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  auto dir = logwire::runtime_dir::open(requested_dir);
+  if (!dir) {
+    std::cerr << "logwire-mcp: " << dir.error().message << "\n";
+    return 2;
+  }
+
+  // A client that closes our stdout should end us through a failed write, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Buffered stdin: the capped line reader reads one character at a time.
+  std::ios::sync_with_stdio(false);
+
+  logwire::broker_client client(*dir);
+  logwire::broker_observe_backend backend(client);
+  logwire::mcp_server server(backend);
+  std::cerr << "logwire-mcp " << logwire::k_library_version << ": serving MCP on stdio for "
+            << dir->path().string() << "\n";
+  if (!logwire::serve_lines(server, std::cin, std::cout)) {
+    std::cerr << "logwire-mcp: stdout closed; stopping\n";
+    return 1;
+  }
+  return 0;
+}

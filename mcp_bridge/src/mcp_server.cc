@@ -1,0 +1,259 @@
+#include "logwire/mcp_server.h"
+
+#include <array>
+#include <exception>
+#include <istream>
+#include <ostream>
+#include <utility>
+
+#include "logwire/query_protocol.h"
+#include "logwire/version.h"
+#include "observe_tool.h"
+
+namespace logwire {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using mcp_server_outcome = boost::system::result<ordered_json, jsonrpc_error>;
+
+// JSON-RPC 2.0 error codes (jsonrpc.org/specification, "Error object").
+constexpr int k_parse_error = -32700;
+constexpr int k_invalid_request = -32600;
+constexpr int k_method_not_found = -32601;
+constexpr int k_invalid_params = -32602;
+constexpr int k_internal_error = -32603;
+
+// nlohmann parses without recursion but serializes with it, so "[[[[..." forwarded to the
+// broker would overflow the stack. No real MCP message nests anywhere near this deep.
+constexpr std::size_t k_max_nesting = 128;
+
+// Bigger arguments cannot fit in one query frame; the broker would drop the frame and the
+// agent would see a misleading broker_unavailable after the timeout.
+constexpr std::size_t k_max_arguments = k_max_query_message - 1024;
+
+// Newest first; a client asking for anything else gets the newest.
+constexpr std::array<std::string_view, 3> k_supported_versions = {k_latest_mcp_version,
+                                                                  "2025-03-26", "2024-11-05"};
+
+constexpr std::string_view k_instructions =
+    "logwire streams the logs of the developer's backend services, live, to a local broker. "
+    "Call the observe tool with what:'backend-logs' to read recent log records; narrow them "
+    "with service, level (minimum severity), since ('5m' or an RFC 3339 time) and limit. "
+    "Records carry requestId and traceId, which tie a backend's work to the browser request "
+    "that caused it. To investigate a failure, start with level:'ERROR' and since:'5m'.";
+
+// Replacing bad UTF-8 instead of throwing: an error message may quote the client's bytes,
+// and a reply with U+FFFD beats no reply.
+template <class json_type>
+std::string to_line(const json_type& message) {
+  return message.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string error_line(const json& id, int code, std::string message) {
+  return to_line(ordered_json{{"jsonrpc", "2.0"},
+                              {"id", id},
+                              {"error", {{"code", code}, {"message", std::move(message)}}}});
+}
+
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r\n") == line.npos;
+}
+
+// Counts brackets outside strings only, so it needs no parse and cannot itself be deep.
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Names quoted back in an error message are cut short: the client may have sent megabytes.
+std::string quote_short(std::string_view text) {
+  constexpr std::size_t k_max_quoted = 100;
+  if (text.size() <= k_max_quoted) return "'" + std::string(text) + "'";
+  return "'" + std::string(text.substr(0, k_max_quoted)) + "...'";
+}
+
+// Keeps at most `keep` bytes of the line and drops the rest of it, unlike std::getline.
+bool read_capped_line(std::istream& in, std::string& line, std::size_t keep) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  if (buffer == nullptr) return false;
+  bool read_any = false;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    read_any = true;
+    if (c == '\n') return true;
+    if (line.size() < keep) line.push_back(static_cast<char>(c));
+  }
+  in.setstate(std::ios::eofbit);
+  return read_any;
+}
+
+// Spelled out because json converts implicitly to almost anything, which makes the
+// result's converting constructors ambiguous.
+mcp_server_outcome success(ordered_json value) {
+  return mcp_server_outcome(boost::system::in_place_value, std::move(value));
+}
+
+const json& empty_object() {
+  static const json k_empty = json::object();
+  return k_empty;
+}
+
+}  // namespace
+
+std::optional<std::string> mcp_server::handle_line(std::string_view line) {
+  if (line.size() > k_max_mcp_line) {
+    return error_line(nullptr, k_invalid_request, "Invalid Request: message larger than 4 MiB");
+  }
+  if (is_blank(line)) return std::nullopt;
+  if (nests_deeper_than(line, k_max_nesting)) {
+    return error_line(
+        nullptr, k_invalid_request,
+        "Invalid Request: nested deeper than " + std::to_string(k_max_nesting) + " levels");
+  }
+  const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (message.is_discarded()) {
+    return error_line(nullptr, k_parse_error,
+                      "Parse error: a line must hold one JSON value in UTF-8");
+  }
+  if (message.is_array()) {
+    return error_line(nullptr, k_invalid_request,
+                      "Invalid Request: batches are not supported; send one message per line");
+  }
+  if (!message.is_object()) {
+    return error_line(nullptr, k_invalid_request, "Invalid Request: a message is a JSON object");
+  }
+
+  const auto method = message.find("method");
+  const auto id = message.find("id");
+  // A response: this server sends no requests, so it has nothing to match, and JSON-RPC
+  // forbids answering a response.
+  if (method == message.end() && (message.contains("result") || message.contains("error"))) {
+    return std::nullopt;
+  }
+  // Notifications are never answered, not even with an error, and none needs action here.
+  if (id == message.end()) return std::nullopt;
+  if (!id->is_string() && !id->is_number()) {
+    return error_line(nullptr, k_invalid_request,
+                      "Invalid Request: id must be a string or a number");
+  }
+  const auto version = message.find("jsonrpc");
+  if (version == message.end() || *version != "2.0") {
+    return error_line(*id, k_invalid_request, "Invalid Request: jsonrpc must be \"2.0\"");
+  }
+  if (method == message.end() || !method->is_string()) {
+    return error_line(*id, k_invalid_request, "Invalid Request: method must be a string");
+  }
+  const json* params = &empty_object();
+  if (const auto given = message.find("params"); given != message.end()) {
+    if (!given->is_object()) {
+      return error_line(*id, k_invalid_params, "Invalid params: params must be an object");
+    }
+    params = &*given;
+  }
+
+  outcome result = [&]() -> outcome {
+    try {
+      return dispatch(method->get_ref<const std::string&>(), *params);
+    } catch (const std::exception& e) {
+      return jsonrpc_error{k_internal_error, std::string("Internal error: ") + e.what()};
+    }
+  }();
+  if (!result) return error_line(*id, result.error().code, std::move(result.error().message));
+  return to_line(ordered_json{{"jsonrpc", "2.0"}, {"id", *id}, {"result", std::move(*result)}});
+}
+
+mcp_server::outcome mcp_server::dispatch(std::string_view method, const json& params) {
+  if (method == "initialize") return initialize(params);
+  if (method == "ping") return success(ordered_json::object());
+  if (method == "tools/list") {
+    return success(ordered_json{{"tools", ordered_json::array({observe_tool_definition()})}});
+  }
+  if (method == "tools/call") return call_tool(params);
+  return jsonrpc_error{k_method_not_found, "Method not found: " + quote_short(method)};
+}
+
+mcp_server::outcome mcp_server::initialize(const json& params) {
+  const auto requested = params.find("protocolVersion");
+  if (requested == params.end() || !requested->is_string()) {
+    return jsonrpc_error{k_invalid_params,
+                         "Invalid params: initialize needs protocolVersion, a string such as "
+                         "\"2025-06-18\""};
+  }
+  std::string_view version = k_latest_mcp_version;
+  for (const std::string_view supported : k_supported_versions) {
+    if (requested->get_ref<const std::string&>() == supported) version = supported;
+  }
+  return success(ordered_json{{"protocolVersion", std::string(version)},
+                              {"capabilities", {{"tools", ordered_json::object()}}},
+                              {"serverInfo", {{"name", "logwire"}, {"version", k_library_version}}},
+                              {"instructions", std::string(k_instructions)}});
+}
+
+mcp_server::outcome mcp_server::call_tool(const json& params) {
+  const auto name = params.find("name");
+  if (name == params.end() || !name->is_string()) {
+    return jsonrpc_error{k_invalid_params, "Invalid params: tools/call needs name, a string"};
+  }
+  const std::string& tool = name->get_ref<const std::string&>();
+  if (tool != k_observe_tool_name) {
+    return jsonrpc_error{k_invalid_params, "Unknown tool: " + quote_short(tool) +
+                                               "; this server has one tool, observe"};
+  }
+  // A null arguments is read as absent: some clients send null for "no arguments".
+  const json* arguments = &empty_object();
+  if (const auto given = params.find("arguments"); given != params.end() && !given->is_null()) {
+    if (!given->is_object()) {
+      return jsonrpc_error{k_invalid_params, "Invalid params: arguments must be an object"};
+    }
+    arguments = &*given;
+  }
+  if (to_line(*arguments).size() > k_max_arguments) {
+    return jsonrpc_error{k_invalid_params,
+                         "Invalid params: arguments larger than the broker accepts (1 MiB)"};
+  }
+
+  const broker_result reply = [&]() -> broker_result {
+    try {
+      return backend_.observe(*arguments);
+    } catch (const std::exception& e) {
+      // Still a tool result, not a protocol error, so the agent reads what went wrong.
+      return broker_error{"internal", std::string("observe failed: ") + e.what(), ""};
+    }
+  }();
+  return success(observe_tool_result(*arguments, reply));
+}
+
+bool serve_lines(mcp_server& server, std::istream& in, std::ostream& out) {
+  std::string line;
+  while (read_capped_line(in, line, k_max_mcp_line + 1)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (const auto reply = server.handle_line(line)) {
+      out << *reply << '\n';
+      out.flush();
+      if (!out) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace logwire

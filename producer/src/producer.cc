@@ -1,0 +1,155 @@
+#include "logwire/producer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <random>
+
+#include "logwire/logwire_generated.h"
+#include "logwire/record_encoder.h"
+#include "logwire/ring.h"
+#include "logwire/runtime_dir.h"
+#include "logwire/shm_segment.h"
+#include "logwire/version.h"
+
+namespace logwire {
+namespace {
+
+constexpr std::size_t k_max_service_name = 128;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+result<void> check_service_name(std::string_view service) {
+  if (service.empty()) return error{errc::invalid_argument, "service name is empty"};
+  if (service.size() > k_max_service_name) {
+    return error{errc::invalid_argument, "service name longer than 128 bytes"};
+  }
+  for (unsigned char c : service) {
+    if (c < 0x20 || c == 0x7f) {
+      return error{errc::invalid_argument, "service name has a control character"};
+    }
+  }
+  return {};
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "unknown";
+  return name.data();
+}
+
+std::string hex(std::uint64_t value) {
+  static constexpr char k_digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4)
+    out[static_cast<std::size_t>(i)] = k_digits[value & 0xf];
+  return out;
+}
+
+wire::InstanceId random_instance_id() {
+  std::random_device entropy;
+  const auto draw = [&entropy] {
+    return (static_cast<std::uint64_t>(entropy()) << 32) | static_cast<std::uint64_t>(entropy());
+  };
+  const std::uint64_t hi = draw();
+  return wire::InstanceId(hi, draw());
+}
+
+flatbuffers::DetachedBuffer encode_identity(const std::string& service, wire::InstanceId id) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const auto identity = wire::CreateProducerIdentityDirect(
+      fbb, service.c_str(), host_name().c_str(), static_cast<std::uint32_t>(::getpid()), &id, "c++",
+      k_library_version);
+  fbb.Finish(identity);
+  return fbb.Release();
+}
+
+// The ring's entry in the registry the broker scans: an empty file named after the
+// segment. Created after the ring is formatted, so the broker never finds a blank one.
+result<void> register_ring(const runtime_dir& dir, const std::string& name) {
+  const auto path = dir.rings_dir() / name;
+  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return error{errc::io_error, "cannot register ring at " + path.string()};
+  ::close(fd);
+  return {};
+}
+
+}  // namespace
+
+struct producer::impl {
+  std::string service;
+  shm_segment segment;
+  ring_view ring;
+  ring_writer writer;
+
+  impl(std::string service_name, shm_segment mapped, ring_view view)
+      : service(std::move(service_name)), segment(std::move(mapped)), ring(view), writer(view) {}
+
+  ~impl() { ring.header->state.store(k_ring_closed, std::memory_order_release); }
+};
+
+producer::producer(std::unique_ptr<impl> state) noexcept : impl_(std::move(state)) {}
+producer::producer(producer&&) noexcept = default;
+producer& producer::operator=(producer&&) noexcept = default;
+producer::~producer() = default;
+
+result<producer> producer::open(producer_options options) {
+  if (auto valid = check_service_name(options.service); !valid) return valid.error();
+  auto dir = runtime_dir::open(options.runtime_dir);
+  if (!dir) return dir.error();
+
+  const wire::InstanceId id = random_instance_id();
+  const auto identity = encode_identity(options.service, id);
+  const std::uint64_t capacity = ring_capacity_for(options.ring_bytes);
+  const std::string name = dir->shm_prefix() + std::to_string(::getpid()) + "-" + hex(id.hi());
+
+  auto segment = shm_segment::create(name, ring_segment_size(capacity));
+  if (!segment) return segment.error();
+  auto ring = format_ring(
+      segment->bytes(),
+      {.producer_identity = {reinterpret_cast<const std::byte*>(identity.data()), identity.size()},
+       .owner_pid = static_cast<std::int32_t>(::getpid()),
+       .created_ns = static_cast<std::uint64_t>(now_ns())});
+  if (!ring) {
+    shm_segment::remove(name);
+    return ring.error();
+  }
+  if (auto registered = register_ring(*dir, name); !registered) {
+    shm_segment::remove(name);
+    return registered.error();
+  }
+  return producer(std::make_unique<impl>(std::move(options.service), std::move(*segment), *ring));
+}
+
+bool producer::write(const record_view& record) noexcept {
+  if (!impl_) return false;
+  const std::int64_t now = now_ns();
+  try {
+    thread_local record_encoder encoder;
+    const auto bytes = encoder.encode(record, record.timestamp_ns != 0 ? record.timestamp_ns : now);
+    return impl_->writer.write(bytes, static_cast<std::uint64_t>(now)) == write_status::written;
+  } catch (...) {
+    impl_->writer.count_drop(static_cast<std::uint64_t>(now));
+    return false;
+  }
+}
+
+const std::string& producer::service() const noexcept {
+  return impl_->service;
+}
+
+std::uint64_t producer::dropped() const noexcept {
+  return impl_ ? impl_->ring.header->dropped.load(std::memory_order_relaxed) : 0;
+}
+
+const std::string& producer::ring_name() const noexcept {
+  return impl_->segment.name();
+}
+
+}  // namespace logwire

@@ -1,0 +1,380 @@
+#include "logwire/mcp_server.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace logwire {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+class fake_backend final : public observe_backend {
+ public:
+  broker_result observe(const json& arguments) override {
+    calls.push_back(arguments);
+    if (throws) throw std::runtime_error("socket exploded");
+    return reply;
+  }
+  void reply_with(ordered_json result) {
+    reply = broker_result(boost::system::in_place_value, std::move(result));
+  }
+
+  broker_result reply = broker_result(
+      boost::system::in_place_value,
+      ordered_json{{"type", "backend-logs"}, {"logs", ordered_json::array()}, {"totalCount", 0}});
+  bool throws = false;
+  std::vector<json> calls;
+};
+
+// As the broker writes it: keys in reading order, which the bridge must keep.
+ordered_json two_errors() {
+  return ordered_json::parse(R"({"type":"backend-logs","logs":[
+    {"timestamp":"2026-01-31T10:15:23.350Z","service":"api-server","level":"ERROR",
+     "message":"Failed to process payment","requestId":"req-1"},
+    {"timestamp":"2026-01-31T10:15:24.000Z","service":"api-server","level":"FATAL",
+     "message":"giving up"}],
+    "totalCount":2,"oldestTimestamp":"2026-01-31T10:15:23.350Z"})");
+}
+
+class mcp_server_test : public ::testing::Test {
+ protected:
+  // Sends one line and parses the reply, which must exist and be one line.
+  json send(std::string_view line) {
+    const auto reply = server_.handle_line(line);
+    EXPECT_TRUE(reply.has_value()) << line;
+    if (!reply) return json();
+    EXPECT_EQ(reply->find('\n'), std::string::npos);
+    return json::parse(*reply);
+  }
+  json request(std::string_view method, json params, json id = 1) {
+    json message = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
+    if (!params.is_null()) message["params"] = std::move(params);
+    return send(message.dump());
+  }
+  json call_observe(json arguments) {
+    return request("tools/call", {{"name", "observe"}, {"arguments", std::move(arguments)}});
+  }
+  static std::string text_of(const json& reply) {
+    return reply.at("result").at("content").at(0).at("text").get<std::string>();
+  }
+  static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+  fake_backend backend_;
+  mcp_server server_{backend_};
+};
+
+TEST_F(mcp_server_test, initialize_echoes_each_supported_protocol_version) {
+  for (const char* version : {"2025-06-18", "2025-03-26", "2024-11-05"}) {
+    const json reply = request("initialize", {{"protocolVersion", version},
+                                              {"capabilities", json::object()},
+                                              {"clientInfo", {{"name", "t"}, {"version", "1"}}}});
+    EXPECT_EQ(reply.at("result").at("protocolVersion"), version);
+  }
+}
+
+TEST_F(mcp_server_test, initialize_answers_latest_version_to_an_unknown_one) {
+  const json reply = request("initialize", {{"protocolVersion", "2099-01-01"}});
+  EXPECT_EQ(reply.at("result").at("protocolVersion"), "2025-06-18");
+}
+
+TEST_F(mcp_server_test, initialize_offers_tools_names_the_server_and_instructs_the_agent) {
+  const json result = request("initialize", {{"protocolVersion", "2025-06-18"}}).at("result");
+  EXPECT_EQ(result.at("capabilities"), json({{"tools", json::object()}}));
+  EXPECT_EQ(result.at("serverInfo"), json({{"name", "logwire"}, {"version", "0.1.0"}}));
+  EXPECT_NE(result.at("instructions").get<std::string>().find("what:'backend-logs'"),
+            std::string::npos);
+}
+
+TEST_F(mcp_server_test, initialize_without_protocol_version_is_invalid_params) {
+  EXPECT_EQ(request("initialize", json::object()).at("error").at("code"), -32602);
+}
+
+TEST_F(mcp_server_test, notifications_get_no_reply) {
+  EXPECT_FALSE(server_.handle_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
+  EXPECT_FALSE(server_.handle_line(R"({"jsonrpc":"2.0","method":"no/such/thing"})"));
+  EXPECT_FALSE(server_.handle_line(R"({"jsonrpc":"1.0","method":"ping"})"));
+}
+
+TEST_F(mcp_server_test, responses_and_blank_lines_get_no_reply) {
+  EXPECT_FALSE(server_.handle_line(R"({"jsonrpc":"2.0","id":7,"result":{}})"));
+  EXPECT_FALSE(server_.handle_line(R"({"jsonrpc":"2.0","id":7,"error":{"code":1}})"));
+  EXPECT_FALSE(server_.handle_line("  \r"));
+}
+
+TEST_F(mcp_server_test, ping_answers_an_empty_result) {
+  EXPECT_EQ(request("ping", nullptr),
+            json({{"jsonrpc", "2.0"}, {"id", 1}, {"result", json::object()}}));
+}
+
+TEST_F(mcp_server_test, tools_list_offers_observe_with_its_input_schema) {
+  const json tools = request("tools/list", json::object()).at("result").at("tools");
+  ASSERT_EQ(tools.size(), 1u);
+  const json& tool = tools.at(0);
+  EXPECT_EQ(tool.at("name"), "observe");
+  EXPECT_FALSE(tool.at("description").get<std::string>().empty());
+  const json& schema = tool.at("inputSchema");
+  EXPECT_EQ(schema.at("type"), "object");
+  EXPECT_EQ(schema.at("required"), json({"what"}));
+  const json& properties = schema.at("properties");
+  EXPECT_EQ(properties.at("what").at("enum"), json({"backend-logs", "backend_logs"}));
+  EXPECT_EQ(properties.at("level").at("enum"),
+            json({"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}));
+  EXPECT_EQ(properties.at("limit").at("type"), "integer");
+  EXPECT_EQ(properties.at("limit").at("minimum"), 1);
+  EXPECT_EQ(properties.at("limit").at("maximum"), 1000);
+  EXPECT_EQ(properties.at("limit").at("default"), 100);
+  for (const char* key : {"what", "service", "level", "limit", "since"}) {
+    EXPECT_FALSE(properties.at(key).at("description").get<std::string>().empty()) << key;
+  }
+}
+
+TEST_F(mcp_server_test, observe_forwards_arguments_unchanged) {
+  const json arguments = {{"what", "backend_logs"}, {"service", "api"}, {"extra", {1, 2}}};
+  call_observe(arguments);
+  ASSERT_EQ(backend_.calls.size(), 1u);
+  EXPECT_EQ(backend_.calls[0], arguments);
+}
+
+TEST_F(mcp_server_test, observe_answers_summary_line_then_compact_json_and_structured_content) {
+  backend_.reply_with(two_errors());
+  const json reply =
+      call_observe({{"what", "backend-logs"}, {"service", "api-server"}, {"level", "ERROR"}});
+  const json& result = reply.at("result");
+  EXPECT_EQ(result.at("isError"), false);
+  EXPECT_EQ(result.at("structuredContent"), json(two_errors()));
+  const std::string text = text_of(reply);
+  EXPECT_EQ(first_line(text),
+            "2 of 2 matching records (service=api-server, level>=ERROR), oldest "
+            "2026-01-31T10:15:23.350Z.");
+  EXPECT_EQ(text.substr(text.find('\n') + 1), two_errors().dump());
+}
+
+TEST_F(mcp_server_test, observe_with_no_records_at_all_says_to_start_a_producer) {
+  const std::string summary = first_line(text_of(call_observe({{"what", "backend-logs"}})));
+  EXPECT_NE(summary.find("No records"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("logwire producer"), std::string::npos) << summary;
+}
+
+TEST_F(mcp_server_test, observe_with_no_match_suggests_widening_the_filters_it_used) {
+  const std::string summary = first_line(
+      text_of(call_observe({{"what", "backend-logs"}, {"level", "FATAL"}, {"since", "5m"}})));
+  EXPECT_EQ(summary,
+            "No records match (level>=FATAL, since=5m). If no service has connected yet, start a "
+            "backend with the logwire producer; otherwise widen the filters (drop level or "
+            "since).");
+}
+
+TEST_F(mcp_server_test, observe_truncated_by_limit_says_how_many_and_how_to_see_the_rest) {
+  backend_.reply_with(two_errors());
+  backend_.reply->at("totalCount") = 1250;
+  const std::string summary =
+      first_line(text_of(call_observe({{"what", "backend-logs"}, {"limit", 2}})));
+  EXPECT_EQ(summary.rfind("Showing 2 of 1250 matching records", 0), 0u) << summary;
+  EXPECT_NE(summary.find("raise limit"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("since"), std::string::npos) << summary;
+}
+
+TEST_F(mcp_server_test, observe_at_the_maximum_limit_suggests_only_narrowing) {
+  backend_.reply_with(two_errors());
+  backend_.reply->at("totalCount") = 5000;
+  const std::string summary =
+      first_line(text_of(call_observe({{"what", "backend-logs"}, {"limit", 1000}})));
+  EXPECT_EQ(summary.find("raise limit"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("narrow with since"), std::string::npos) << summary;
+}
+
+TEST_F(mcp_server_test, broker_error_becomes_tool_error_with_code_message_and_hint) {
+  backend_.reply = broker_error{"broker_unavailable", "no broker", "start one with: x"};
+  const json result = call_observe({{"what", "backend-logs"}}).at("result");
+  EXPECT_EQ(result.at("isError"), true);
+  EXPECT_EQ(result.at("content").at(0).at("text"),
+            "broker_unavailable: no broker\nstart one with: x");
+  EXPECT_EQ(result.at("structuredContent"), json({{"error",
+                                                   {{"code", "broker_unavailable"},
+                                                    {"message", "no broker"},
+                                                    {"hint", "start one with: x"}}}}));
+}
+
+TEST_F(mcp_server_test, broker_error_without_hint_is_one_line) {
+  backend_.reply = broker_error{"invalid_param", "limit must be 1..1000", ""};
+  const json result = call_observe({{"what", "backend-logs"}, {"limit", 0}}).at("result");
+  EXPECT_EQ(result.at("isError"), true);
+  EXPECT_EQ(result.at("content").at(0).at("text"), "invalid_param: limit must be 1..1000");
+  EXPECT_FALSE(result.at("structuredContent").at("error").contains("hint"));
+}
+
+TEST_F(mcp_server_test, backend_exception_becomes_tool_error) {
+  backend_.throws = true;
+  const json result = call_observe({{"what", "backend-logs"}}).at("result");
+  EXPECT_EQ(result.at("isError"), true);
+  EXPECT_NE(result.at("content").at(0).at("text").get<std::string>().find("socket exploded"),
+            std::string::npos);
+}
+
+TEST_F(mcp_server_test, non_object_broker_reply_becomes_tool_error) {
+  backend_.reply_with(ordered_json::array());
+  EXPECT_EQ(call_observe({{"what", "backend-logs"}}).at("result").at("isError"), true);
+}
+
+TEST_F(mcp_server_test, missing_or_null_arguments_are_sent_as_an_empty_object) {
+  request("tools/call", {{"name", "observe"}});
+  request("tools/call", {{"name", "observe"}, {"arguments", nullptr}});
+  ASSERT_EQ(backend_.calls.size(), 2u);
+  EXPECT_EQ(backend_.calls[0], json::object());
+  EXPECT_EQ(backend_.calls[1], json::object());
+}
+
+TEST_F(mcp_server_test, non_object_arguments_are_invalid_params) {
+  EXPECT_EQ(call_observe(json::array({"backend-logs"})).at("error").at("code"), -32602);
+  EXPECT_EQ(call_observe("backend-logs").at("error").at("code"), -32602);
+  EXPECT_TRUE(backend_.calls.empty());
+}
+
+TEST_F(mcp_server_test, arguments_too_big_for_the_broker_are_invalid_params) {
+  const json reply =
+      call_observe({{"what", "backend-logs"}, {"service", std::string(2 << 20, 'x')}});
+  EXPECT_EQ(reply.at("error").at("code"), -32602);
+  EXPECT_TRUE(backend_.calls.empty());
+}
+
+TEST_F(mcp_server_test, unknown_tool_is_invalid_params_naming_the_tool) {
+  const json error = request("tools/call", {{"name", "tail"}}).at("error");
+  EXPECT_EQ(error.at("code"), -32602);
+  EXPECT_NE(error.at("message").get<std::string>().find("tail"), std::string::npos);
+}
+
+TEST_F(mcp_server_test, unknown_method_is_method_not_found) {
+  const json reply = request("resources/list", json::object(), 9);
+  EXPECT_EQ(reply.at("id"), 9);
+  EXPECT_EQ(reply.at("error").at("code"), -32601);
+}
+
+TEST_F(mcp_server_test, answers_parse_error_with_null_id_and_keeps_serving) {
+  const json error = send(R"({"jsonrpc":"2.0","id":1,"method":"ping")");
+  EXPECT_TRUE(error.at("id").is_null());
+  EXPECT_EQ(error.at("error").at("code"), -32700);
+  EXPECT_EQ(request("ping", nullptr, 2).at("result"), json::object());
+}
+
+TEST_F(mcp_server_test, non_object_messages_are_invalid_requests) {
+  for (const char* line : {"42", "\"ping\"", "null", "true"}) {
+    const json reply = send(line);
+    EXPECT_EQ(reply.at("error").at("code"), -32600) << line;
+    EXPECT_TRUE(reply.at("id").is_null()) << line;
+  }
+}
+
+TEST_F(mcp_server_test, batches_are_invalid_requests) {
+  EXPECT_EQ(send(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])").at("error").at("code"), -32600);
+  EXPECT_EQ(send("[]").at("error").at("code"), -32600);
+}
+
+TEST_F(mcp_server_test, request_without_method_or_with_wrong_jsonrpc_is_invalid_request) {
+  const json no_method = send(R"({"jsonrpc":"2.0","id":"a"})");
+  EXPECT_EQ(no_method.at("error").at("code"), -32600);
+  EXPECT_EQ(no_method.at("id"), "a");
+  EXPECT_EQ(send(R"({"jsonrpc":"1.0","id":1,"method":"ping"})").at("error").at("code"), -32600);
+  EXPECT_EQ(send(R"({"id":1,"method":"ping"})").at("error").at("code"), -32600);
+  EXPECT_EQ(send(R"({"jsonrpc":"2.0","id":1,"method":3})").at("error").at("code"), -32600);
+}
+
+TEST_F(mcp_server_test, ids_that_are_not_strings_or_numbers_are_invalid_requests) {
+  for (const char* id : {"null", "true", "[1]", "{}"}) {
+    const json reply = send(std::string(R"({"jsonrpc":"2.0","method":"ping","id":)") + id + "}");
+    EXPECT_EQ(reply.at("error").at("code"), -32600) << id;
+    EXPECT_TRUE(reply.at("id").is_null()) << id;
+  }
+}
+
+TEST_F(mcp_server_test, non_object_params_are_invalid_params) {
+  EXPECT_EQ(send(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":[]})").at("error").at("code"),
+            -32602);
+}
+
+TEST_F(mcp_server_test, string_and_number_ids_are_echoed_exactly) {
+  EXPECT_EQ(request("ping", nullptr, "abc-1").at("id"), "abc-1");
+  EXPECT_EQ(request("ping", nullptr, "").at("id"), "");
+  EXPECT_EQ(request("ping", nullptr, -5).at("id"), -5);
+  EXPECT_EQ(*server_.handle_line(R"({"jsonrpc":"2.0","id":"42","method":"ping"})"),
+            R"({"jsonrpc":"2.0","id":"42","result":{}})");
+  EXPECT_EQ(*server_.handle_line(R"({"jsonrpc":"2.0","id":18446744073709551615,"method":"ping"})"),
+            R"({"jsonrpc":"2.0","id":18446744073709551615,"result":{}})");
+}
+
+TEST_F(mcp_server_test, invalid_utf8_in_input_is_a_parse_error_not_an_exception) {
+  const json reply = send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\xfe\"}");
+  EXPECT_EQ(reply.at("error").at("code"), -32700);
+}
+
+TEST_F(mcp_server_test, invalid_utf8_from_the_backend_is_replaced_not_thrown) {
+  ordered_json logs = two_errors();
+  logs.at("logs").at(0).at("message") = std::string("bad \xc3\x28 bytes");
+  backend_.reply_with(logs);
+  const json result = call_observe({{"what", "backend-logs"}}).at("result");
+  EXPECT_EQ(result.at("isError"), false);
+  EXPECT_EQ(result.at("structuredContent").at("logs").at(0).at("message"),
+            "bad \xEF\xBF\xBD( bytes");
+}
+
+TEST_F(mcp_server_test, oversized_line_is_rejected_and_the_session_keeps_serving) {
+  const std::string huge =
+      R"({"jsonrpc":"2.0","id":1,"method":"ping","x":")" + std::string(k_max_mcp_line, 'a') + "\"}";
+  const json reply = send(huge);
+  EXPECT_EQ(reply.at("error").at("code"), -32600);
+  EXPECT_TRUE(reply.at("id").is_null());
+  EXPECT_EQ(request("ping", nullptr).at("result"), json::object());
+}
+
+TEST_F(mcp_server_test, deeply_nested_message_is_rejected_without_recursing) {
+  const std::string deep = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":)"
+                           R"("observe","arguments":{"what":)" +
+                           std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}}}";
+  EXPECT_EQ(send(deep).at("error").at("code"), -32600);
+  EXPECT_TRUE(backend_.calls.empty());
+  // Brackets inside strings are text, not nesting.
+  call_observe({{"what", "backend-logs"}, {"service", std::string(500, '[')}});
+  EXPECT_EQ(backend_.calls.size(), 1u);
+}
+
+TEST(serve_lines, writes_one_flushed_line_per_request_and_none_for_notifications) {
+  fake_backend backend;
+  mcp_server server(backend);
+  std::istringstream in(
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
+      "not json\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
+  std::ostringstream out;
+  EXPECT_TRUE(serve_lines(server, in, out));
+  EXPECT_EQ(out.str(),
+            R"({"jsonrpc":"2.0","id":1,"result":{}})"
+            "\n"
+            R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: a line )"
+            R"(must hold one JSON value in UTF-8"}})"
+            "\n"
+            R"({"jsonrpc":"2.0","id":2,"result":{}})"
+            "\n");
+}
+
+TEST(serve_lines, answers_an_oversized_line_and_reads_the_next_one) {
+  fake_backend backend;
+  mcp_server server(backend);
+  std::istringstream in(std::string(k_max_mcp_line + 10, ' ') + "x\n" +
+                        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
+  std::ostringstream out;
+  EXPECT_TRUE(serve_lines(server, in, out));
+  std::istringstream lines(out.str());
+  std::string first, second;
+  ASSERT_TRUE(std::getline(lines, first));
+  ASSERT_TRUE(std::getline(lines, second));
+  EXPECT_EQ(json::parse(first).at("error").at("code"), -32600);
+  EXPECT_EQ(json::parse(second).at("id"), 3);
+}
+
+}  // namespace
+}  // namespace logwire

@@ -1,0 +1,223 @@
+#include "logwire/ring.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace logwire {
+namespace {
+
+constexpr std::uint64_t k_capacity = k_ring_min_capacity;
+
+struct free_deleter {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+
+// A ring over ordinary memory: the ring code does not care where its bytes live.
+class ring_fixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    memory_.reset(static_cast<std::byte*>(std::aligned_alloc(64, ring_segment_size(k_capacity))));
+    segment_ = {memory_.get(), ring_segment_size(k_capacity)};
+    auto ring = format_ring(segment_, {.owner_pid = 42, .created_ns = 1});
+    ASSERT_TRUE(ring) << ring.error().message;
+    ring_ = *ring;
+  }
+
+  static std::span<const std::byte> bytes(const std::string& text) {
+    return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+  }
+
+  std::vector<std::string> drain_all(ring_reader& reader, std::size_t max = 1'000'000) {
+    std::vector<std::string> out;
+    reader.drain(
+        [&out](std::span<const std::byte> payload, std::uint64_t) {
+          out.emplace_back(reinterpret_cast<const char*>(payload.data()), payload.size());
+        },
+        max);
+    return out;
+  }
+
+  std::unique_ptr<std::byte, free_deleter> memory_;
+  std::span<std::byte> segment_;
+  ring_view ring_;
+};
+
+TEST_F(ring_fixture, empty_ring_delivers_nothing) {
+  ring_reader reader(ring_);
+  EXPECT_TRUE(drain_all(reader).empty());
+  EXPECT_EQ(reader.backlog(), 0u);
+}
+
+TEST_F(ring_fixture, delivers_records_in_order_with_payload_intact) {
+  ring_writer writer(ring_);
+  ASSERT_EQ(writer.write(bytes("first"), 1), write_status::written);
+  ASSERT_EQ(writer.write(bytes("second record"), 2), write_status::written);
+  ring_reader reader(ring_);
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"first", "second record"}));
+  EXPECT_EQ(reader.backlog(), 0u);
+}
+
+TEST_F(ring_fixture, drain_stops_at_max_records_and_resumes) {
+  ring_writer writer(ring_);
+  for (int i = 0; i < 5; ++i) writer.write(bytes(std::to_string(i)), 1);
+  ring_reader reader(ring_);
+  EXPECT_EQ(drain_all(reader, 2), (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"2", "3", "4"}));
+}
+
+TEST_F(ring_fixture, should_wrap_and_pad_when_a_record_would_cross_the_end) {
+  ring_writer writer(ring_);
+  ring_reader reader(ring_);
+  const std::string chunk(1000, 'x');  // frames of 1008 bytes: 65536 is not a multiple
+  std::vector<std::string> expected;
+  for (int round = 0; round < 200; ++round) {
+    const std::string payload = std::to_string(round) + chunk;
+    ASSERT_EQ(writer.write(bytes(payload), 1), write_status::written) << round;
+    expected.push_back(payload);
+    if (round % 7 == 6) {
+      EXPECT_EQ(drain_all(reader), expected);
+      expected.clear();
+    }
+  }
+  EXPECT_EQ(drain_all(reader), expected);
+  EXPECT_GT(ring_.header->tail.load(), k_capacity) << "the test must have wrapped";
+}
+
+TEST_F(ring_fixture, refuses_and_counts_records_once_exactly_full) {
+  ring_writer writer(ring_);
+  const std::string payload(56, 'a');  // 64-byte frames divide the ring exactly
+  std::size_t written = 0;
+  while (writer.write(bytes(payload), 7) == write_status::written) ++written;
+  EXPECT_EQ(written, k_capacity / 64);
+  EXPECT_EQ(ring_.header->dropped.load(), 1u);
+  EXPECT_EQ(ring_.header->drop_first_ns.load(), 7u);
+  EXPECT_EQ(writer.write(bytes(payload), 9), write_status::full);
+  EXPECT_EQ(ring_.header->dropped.load(), 2u);
+  EXPECT_EQ(ring_.header->drop_last_ns.load(), 9u);
+
+  ring_reader reader(ring_);
+  EXPECT_EQ(drain_all(reader).size(), written);
+  EXPECT_EQ(writer.write(bytes(payload), 10), write_status::written) << "space was handed back";
+}
+
+TEST_F(ring_fixture, rejects_and_counts_a_record_larger_than_a_quarter_of_the_ring) {
+  ring_writer writer(ring_);
+  const std::string huge(writer.max_payload() + 1, 'h');
+  EXPECT_EQ(writer.write(bytes(huge), 1), write_status::too_large);
+  EXPECT_EQ(ring_.header->dropped.load(), 1u);
+  const std::string largest(writer.max_payload(), 'l');
+  EXPECT_EQ(writer.write(bytes(largest), 1), write_status::written);
+}
+
+TEST_F(ring_fixture, reader_completes_a_hand_back_interrupted_by_a_crash) {
+  ring_writer writer(ring_);
+  writer.write(bytes("consumed"), 1);
+  writer.write(bytes("next"), 1);
+  // A reader died after recording its intent and zeroing the first frame, before
+  // advancing head.
+  const std::uint64_t first_frame = 16;
+  std::memset(ring_.data, 0, first_frame);
+  ring_.header->head_intent.store(first_frame);
+  ring_reader reader(ring_);
+  EXPECT_EQ(ring_.header->head.load(), first_frame);
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"next"}));
+}
+
+TEST_F(ring_fixture, reader_stops_at_a_corrupt_frame_length_without_crashing) {
+  ring_writer writer(ring_);
+  writer.write(bytes("good"), 1);
+  writer.write(bytes("victim"), 1);
+  const std::int32_t impossible = 3;  // shorter than a frame header
+  std::memcpy(ring_.data + 16, &impossible, sizeof impossible);
+  ring_reader reader(ring_);
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"good"}));
+  EXPECT_TRUE(reader.corrupt());
+}
+
+TEST_F(ring_fixture, reader_stops_at_a_frame_that_runs_past_the_end) {
+  const std::int32_t too_long = static_cast<std::int32_t>(k_capacity) + 8;
+  std::memcpy(ring_.data, &too_long, sizeof too_long);
+  ring_.header->tail.store(64);
+  ring_reader reader(ring_);
+  EXPECT_TRUE(drain_all(reader).empty());
+  EXPECT_TRUE(reader.corrupt());
+}
+
+TEST_F(ring_fixture, attach_accepts_a_formatted_ring) {
+  auto attached = attach_ring(segment_);
+  ASSERT_TRUE(attached) << attached.error().message;
+  EXPECT_EQ(attached->capacity, k_capacity);
+}
+
+TEST_F(ring_fixture, attach_rejects_a_bad_magic) {
+  ring_.header->magic.store(0);
+  EXPECT_FALSE(attach_ring(segment_));
+}
+
+TEST_F(ring_fixture, attach_rejects_another_version) {
+  ring_.header->version = k_ring_version + 1;
+  const auto attached = attach_ring(segment_);
+  ASSERT_FALSE(attached);
+  EXPECT_EQ(attached.error().code, errc::incompatible);
+}
+
+TEST_F(ring_fixture, attach_rejects_a_capacity_larger_than_the_segment) {
+  ring_.header->capacity = k_capacity * 2;
+  EXPECT_FALSE(attach_ring(segment_));
+  ring_.header->capacity = k_capacity - 8;
+  EXPECT_FALSE(attach_ring(segment_));
+}
+
+TEST_F(ring_fixture, attach_rejects_inconsistent_positions) {
+  ring_.header->tail.store(k_capacity + 64);
+  EXPECT_FALSE(attach_ring(segment_));
+}
+
+TEST_F(ring_fixture, attach_rejects_a_truncated_segment) {
+  EXPECT_FALSE(attach_ring(segment_.first(100)));
+  EXPECT_FALSE(attach_ring(segment_.first(k_ring_header_size + 1024)));
+}
+
+TEST_F(ring_fixture, many_threads_write_while_one_reads_and_nothing_is_lost_or_reordered) {
+  constexpr int k_threads = 4;
+  constexpr int k_per_thread = 20'000;
+  std::atomic<int> writers_done{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < k_threads; ++t) {
+    writers.emplace_back([&, t] {
+      ring_writer writer(ring_);
+      for (int i = 0; i < k_per_thread; ++i) {
+        const std::string payload = std::to_string(t) + ":" + std::to_string(i);
+        while (writer.write(bytes(payload), 1) != write_status::written) std::this_thread::yield();
+      }
+      writers_done.fetch_add(1);
+    });
+  }
+  std::vector<int> next(k_threads, 0);
+  ring_reader reader(ring_);
+  int received = 0;
+  bool in_order = true;
+  const auto take = [&](std::span<const std::byte> payload, std::uint64_t) {
+    const std::string text(reinterpret_cast<const char*>(payload.data()), payload.size());
+    const int t = std::stoi(text.substr(0, text.find(':')));
+    const int i = std::stoi(text.substr(text.find(':') + 1));
+    in_order = in_order && i == next[static_cast<std::size_t>(t)];
+    next[static_cast<std::size_t>(t)] = i + 1;
+    ++received;
+  };
+  while (writers_done.load() < k_threads || reader.backlog() != 0) {
+    if (reader.drain(take, 1024) == 0) std::this_thread::yield();
+  }
+  for (auto& w : writers) w.join();
+  reader.drain(take, 1'000'000);
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(received, k_threads * k_per_thread);
+}
+
+}  // namespace
+}  // namespace logwire

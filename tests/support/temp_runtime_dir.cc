@@ -1,0 +1,32 @@
+#include "support/temp_runtime_dir.h"
+
+#include <stdlib.h>
+
+#include <stdexcept>
+
+#include "logwire/runtime_dir.h"
+#include "logwire/shm_segment.h"
+
+namespace logwire::testing {
+
+temp_runtime_dir::temp_runtime_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "lw-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  root_ = pattern;
+  path_ = root_ / "rt";
+}
+
+temp_runtime_dir::~temp_runtime_dir() {
+  std::error_code ec;
+  if (std::filesystem::exists(path_, ec)) {
+    if (auto dir = runtime_dir::open(path_)) {
+      for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(dir->shm_prefix(), 0) == 0) shm_segment::remove(name);
+      }
+    }
+  }
+  std::filesystem::remove_all(root_, ec);
+}
+
+}  // namespace logwire::testing

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages logwire needs that are missing, and nothing else.
+# The list is the one in README.md ("Dependencies"); keep the two in step.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libboost1.81-dev
+  flatbuffers-compiler libflatbuffers-dev
+  libzmq3-dev cppzmq-dev
+  nlohmann-json3-dev
+  libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  jq
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "logwire: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "logwire: not root and no sudo; install them with:" >&2
+  echo "  apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

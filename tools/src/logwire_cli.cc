@@ -1,0 +1,150 @@
+// logwire: the command line. `send` logs one record through the producer library, as a
+// backend would; `query` asks the broker what an agent's observe call would see.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <vector>
+
+#include "field_argument.h"
+#include "logwire/broker_client.h"
+#include "logwire/producer.h"
+#include "logwire/runtime_dir.h"
+#include "logwire/version.h"
+
+namespace {
+
+constexpr int k_exit_failure = 1;
+constexpr int k_exit_usage = 2;
+// One record needs little room; the ring is sized for it, not for a backend.
+constexpr std::size_t k_send_ring_bytes = 256 * 1024;
+
+struct send_options {
+  std::string service;
+  std::string level = "INFO";
+  std::string request_id;
+  std::string traceparent;
+  std::string span_id;
+  std::string stack_trace;
+  std::vector<std::string> fields;
+  std::string message;
+};
+
+struct query_options {
+  std::vector<std::string> services;
+  std::string level;
+  int limit = 100;
+  std::string since;
+};
+
+int run_send(const std::filesystem::path& runtime_path, const send_options& options) {
+  const auto severity = logwire::parse_level(options.level);
+  if (!severity) {
+    std::cerr << "logwire send: '" << options.level
+              << "' is not a level; accepted: " << logwire::k_level_names << "\n";
+    return k_exit_usage;
+  }
+  std::vector<logwire::field_argument> arguments;
+  for (const std::string& text : options.fields) {
+    auto parsed = logwire::parse_field_argument(text);
+    if (!parsed) {
+      std::cerr << "logwire send: " << parsed.error().message << "\n";
+      return k_exit_usage;
+    }
+    arguments.push_back(std::move(*parsed));
+  }
+  std::vector<logwire::field> fields;
+  for (const auto& argument : arguments) fields.push_back(argument.as_field());
+
+  auto dir = logwire::runtime_dir::open(runtime_path);
+  if (!dir) {
+    std::cerr << "logwire send: " << dir.error().message << "\n";
+    return k_exit_failure;
+  }
+  auto producer = logwire::producer::open(
+      {.service = options.service, .runtime_dir = dir->path(), .ring_bytes = k_send_ring_bytes});
+  if (!producer) {
+    std::cerr << "logwire send: " << producer.error().message << "\n";
+    return k_exit_failure;
+  }
+  const bool written = producer->write({.severity = *severity,
+                                        .message = options.message,
+                                        .context = {.request_id = options.request_id,
+                                                    .traceparent = options.traceparent,
+                                                    .span_id = options.span_id,
+                                                    .stack_trace = options.stack_trace},
+                                        .fields = fields});
+  if (!written) {
+    std::cerr << "logwire send: the record was refused (larger than the ring allows)\n";
+    return k_exit_failure;
+  }
+  if (!std::filesystem::exists(dir->path() / "query.sock")) {
+    std::cerr << "logwire send: note: no broker is running for " << dir->path().string()
+              << "; the record waits in shared memory until one starts\n";
+  }
+  return 0;
+}
+
+int run_query(const std::filesystem::path& runtime_path, const query_options& options) {
+  auto dir = logwire::runtime_dir::open(runtime_path);
+  if (!dir) {
+    std::cerr << "logwire query: " << dir.error().message << "\n";
+    return k_exit_failure;
+  }
+  nlohmann::json arguments = {{"what", "backend-logs"}, {"limit", options.limit}};
+  if (options.services.size() == 1) arguments["service"] = options.services.front();
+  if (options.services.size() > 1) arguments["service"] = options.services;
+  if (!options.level.empty()) arguments["level"] = options.level;
+  if (!options.since.empty()) arguments["since"] = options.since;
+
+  logwire::broker_client client(*dir);
+  const auto reply = client.call("observe", arguments);
+  if (!reply) {
+    std::cerr << "logwire query: " << reply.error().code << ": " << reply.error().message << "\n";
+    if (!reply.error().hint.empty()) std::cerr << "  " << reply.error().hint << "\n";
+    return k_exit_failure;
+  }
+  std::cout << reply->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"logwire: send a log record, or query what the broker holds"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", logwire::k_library_version);
+  std::string runtime_path;
+  app.add_option("--runtime-dir", runtime_path,
+                 "Runtime directory (default $LOGWIRE_RUNTIME_DIR, $XDG_RUNTIME_DIR/logwire or "
+                 "/tmp/logwire-$UID)");
+
+  send_options send;
+  CLI::App* send_command = app.add_subcommand("send", "Log one record, as a backend would");
+  send_command->add_option("--service", send.service, "Service name")->required();
+  send_command->add_option("--level", send.level, "TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+      ->capture_default_str();
+  send_command->add_option("--request-id", send.request_id, "Request ID (X-Request-ID)");
+  send_command->add_option("--traceparent", send.traceparent, "W3C traceparent header value");
+  send_command->add_option("--span-id", send.span_id, "Span ID");
+  send_command->add_option("--stack-trace", send.stack_trace, "Stack trace text");
+  send_command
+      ->add_option("--field", send.fields,
+                   "key=value; integers, floats and true/false keep their type")
+      ->allow_extra_args(false);
+  send_command->add_option("message", send.message, "The log message")->required();
+
+  query_options query;
+  CLI::App* query_command =
+      app.add_subcommand("query", "Print what observe({what: 'backend-logs'}) would return");
+  query_command->add_option("--service", query.services, "Only this service (repeatable)")
+      ->allow_extra_args(false);
+  query_command->add_option("--level", query.level, "Minimum severity");
+  query_command->add_option("--limit", query.limit, "Newest N matches, 1 to 1000")
+      ->capture_default_str();
+  query_command->add_option("--since", query.since, "RFC 3339 time or a duration ago (5m, 1h)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (send_command->parsed()) return run_send(runtime_path, send);
+  return run_query(runtime_path, query);
+}
