@@ -7,7 +7,9 @@
 #include "instance_lock.h"
 #include "logwire/producer.h"
 #include "logwire/query_protocol.h"
+#include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
+#include "logwire/shm_segment.h"
 #include "query_server.h"
 #include "ring_drain.h"
 #include "support/temp_runtime_dir.h"
@@ -104,6 +106,23 @@ TEST(ring_drain, keeps_an_open_ring_attached) {
   EXPECT_EQ(drain.attached_rings(), 1u);
   logs.log(level::info, "later");
   EXPECT_EQ(drain.poll(2), 1u);
+}
+
+TEST(ring_drain, rejects_bytes_that_are_not_a_record_and_keeps_draining) {
+  testing::temp_runtime_dir temp;
+  auto logs = producer::open({.service = "api", .runtime_dir = temp.path()}).value();
+  auto segment = shm_segment::open(logs.ring_name()).value();
+  ring_writer raw(attach_ring(segment.bytes()).value());
+  const std::string garbage = "\x04\x00\x00\x00this is not a flatbuffer";
+  raw.write({reinterpret_cast<const std::byte*>(garbage.data()), garbage.size()}, 1);
+  logs.log(level::info, "after the garbage");
+
+  store records;
+  ring_drain drain(runtime_dir::open(temp.path()).value(), records);
+  drain.poll(1);
+  const auto result = records.query({});
+  ASSERT_EQ(result.logs.size(), 1u);
+  EXPECT_EQ(result.logs[0].message, "after the garbage");
 }
 
 TEST(ring_drain, ignores_registry_entries_that_are_not_rings) {

@@ -43,8 +43,10 @@ result<ring_view> format_ring(std::span<std::byte> segment, const ring_identity&
   header->owner_pid = identity.owner_pid;
   header->identity_size = static_cast<std::uint32_t>(identity.producer_identity.size());
   header->created_ns = identity.created_ns;
-  std::memcpy(header->identity, identity.producer_identity.data(),
-              identity.producer_identity.size());
+  if (!identity.producer_identity.empty()) {
+    std::memcpy(header->identity, identity.producer_identity.data(),
+                identity.producer_identity.size());
+  }
   header->heartbeat_ns.store(identity.created_ns, std::memory_order_relaxed);
   header->state.store(k_ring_open, std::memory_order_relaxed);
   header->magic.store(k_ring_magic, std::memory_order_release);

@@ -213,7 +213,9 @@ class ring_writer {
   // Returns the position of the claimed frame, or k_no_space.
   std::uint64_t claim(std::uint64_t frame_size) noexcept {
     ring_header& h = *ring_.header;
-    std::uint64_t head = h.head_cache.load(std::memory_order_relaxed);
+    // head_cache is published with release after an acquire of head, so a writer that
+    // trusts it also sees the reader's last reads and zeroing of the space it claims.
+    std::uint64_t head = h.head_cache.load(std::memory_order_acquire);
     std::uint64_t tail = h.tail.load(std::memory_order_relaxed);
     std::uint64_t padding = 0;
     do {
@@ -224,7 +226,7 @@ class ring_writer {
       if (needed > ring_.capacity - (tail - head)) {
         head = h.head.load(std::memory_order_acquire);
         if (needed > ring_.capacity - (tail - head)) return k_no_space;
-        h.head_cache.store(head, std::memory_order_relaxed);
+        h.head_cache.store(head, std::memory_order_release);
       }
     } while (!h.tail.compare_exchange_weak(tail, tail + padding + frame_size,
                                            std::memory_order_acq_rel, std::memory_order_relaxed));
