@@ -141,7 +141,9 @@ TEST_F(end_to_end, records_logged_before_the_broker_starts_arrive_once_it_runs) 
   json reply;
   ASSERT_TRUE(wait_for(
       [&] {
-        reply = observe(*bridge, {{"what", "backend_logs"}, {"service", "early-bird"}});
+        // WARN and up: the broker's own INFO notes (connected, disconnected) stay out.
+        reply = observe(*bridge,
+                        {{"what", "backend_logs"}, {"service", "early-bird"}, {"level", "WARN"}});
         return reply["result"]["structuredContent"]["totalCount"] == 1;
       },
       5s))

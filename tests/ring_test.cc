@@ -128,24 +128,69 @@ TEST_F(ring_fixture, reader_completes_a_hand_back_interrupted_by_a_crash) {
   EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"next"}));
 }
 
-TEST_F(ring_fixture, reader_stops_at_a_corrupt_frame_length_without_crashing) {
+TEST_F(ring_fixture, reader_skips_past_a_corrupt_frame_counts_it_and_reads_on) {
   ring_writer writer(ring_);
   writer.write(bytes("good"), 1);
   writer.write(bytes("victim"), 1);
+  writer.write(bytes("lost with it"), 1);
   const std::int32_t impossible = 3;  // shorter than a frame header
   std::memcpy(ring_.data + 16, &impossible, sizeof impossible);
   ring_reader reader(ring_);
   EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"good"}));
-  EXPECT_TRUE(reader.corrupt());
+  EXPECT_EQ(reader.corrupt_frames(), 1u);
+  EXPECT_EQ(reader.backlog(), 0u) << "skipped to the tail";
+  writer.write(bytes("next"), 1);
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"next"}));
 }
 
-TEST_F(ring_fixture, reader_stops_at_a_frame_that_runs_past_the_end) {
+TEST_F(ring_fixture, reader_skips_a_frame_that_would_run_past_the_end) {
   const std::int32_t too_long = static_cast<std::int32_t>(k_capacity) + 8;
   std::memcpy(ring_.data, &too_long, sizeof too_long);
   ring_.header->tail.store(64);
   ring_reader reader(ring_);
   EXPECT_TRUE(drain_all(reader).empty());
-  EXPECT_TRUE(reader.corrupt());
+  EXPECT_EQ(reader.corrupt_frames(), 1u);
+  EXPECT_EQ(ring_.header->head.load(), 64u);
+}
+
+TEST_F(ring_fixture, garbage_anywhere_in_the_header_words_never_hangs_or_crashes_the_reader) {
+  ring_writer writer(ring_);
+  for (int i = 0; i < 50; ++i) writer.write(bytes("record " + std::to_string(i)), 1);
+  std::uint32_t state = 12345;
+  for (int round = 0; round < 200; ++round) {
+    state = state * 1664525u + 1013904223u;
+    const std::size_t offset = (state % (k_capacity / 8)) * 8;
+    std::memcpy(ring_.data + offset, &state, sizeof state);
+    ring_reader reader(ring_);
+    drain_all(reader);  // must return
+  }
+  SUCCEED();
+}
+
+TEST_F(ring_fixture, skip_abandoned_steps_over_a_marked_frame) {
+  ring_.header->tail.store(32);
+  const std::int32_t marked = -20;  // claimed for a 12-byte payload, never committed
+  std::memcpy(ring_.data, &marked, sizeof marked);
+  ring_writer writer(ring_);
+  writer.write(bytes("after"), 1);
+  ring_reader reader(ring_);
+  EXPECT_TRUE(drain_all(reader).empty()) << "waits: the writer may be alive";
+  EXPECT_TRUE(reader.skip_abandoned());
+  EXPECT_EQ(ring_.header->head.load(), 24u);
+  EXPECT_EQ(drain_all(reader).size(), 0u) << "a claimed hole of zeros follows the marked frame";
+  EXPECT_TRUE(reader.skip_abandoned());
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"after"}));
+}
+
+TEST_F(ring_fixture, skip_abandoned_steps_over_zeros_to_the_next_frame) {
+  ring_.header->tail.store(48);  // claimed, nothing written: the writer died at once
+  ring_writer writer(ring_);
+  writer.write(bytes("after"), 1);
+  ring_reader reader(ring_);
+  EXPECT_TRUE(reader.skip_abandoned());
+  EXPECT_EQ(ring_.header->head.load(), 48u);
+  EXPECT_EQ(drain_all(reader), (std::vector<std::string>{"after"}));
+  EXPECT_FALSE(reader.skip_abandoned()) << "nothing left to skip";
 }
 
 TEST_F(ring_fixture, attach_accepts_a_formatted_ring) {

@@ -4,7 +4,9 @@
 
 #include "logwire/observe_query.h"
 #include "logwire/record_encoder.h"
+#include "logwire/shm_segment.h"
 #include "logwire/timestamp.h"
+#include "support/temp_runtime_dir.h"
 
 namespace logwire {
 namespace {
@@ -22,7 +24,9 @@ class store_fixture : public ::testing::Test {
                                         .fields = {fields.begin(), fields.size()}},
                                        at);
     ASSERT_TRUE(verify_record(bytes));
-    records_.insert(bytes, {.producer_service = service, .receive_ns = at});
+    ASSERT_EQ(
+        records_.insert(bytes, {.service = service, .receive_ns = at, .sequence = ++sequence_}),
+        insert_status::stored);
   }
 
   std::vector<std::string> messages(const store_result& result) {
@@ -37,8 +41,12 @@ class store_fixture : public ::testing::Test {
     return query ? *query : store_query{};
   }
 
+  testing::temp_runtime_dir temp_;
+  std::unique_ptr<store> opened_ =
+      store::open(runtime_dir::open(temp_.path()).value(), {.capacity_bytes = 4 << 20}, 0).value();
+  store& records_ = *opened_;
   record_encoder encoder_;
-  store records_;
+  std::uint64_t sequence_ = 0;
 };
 
 TEST_F(store_fixture, answers_in_time_order_even_when_records_arrive_out_of_order) {
@@ -137,6 +145,10 @@ TEST_P(observe_arguments_rejected, with_an_error_naming_the_parameter) {
   EXPECT_NE(query.error().message.find(c.names), std::string::npos) << query.error().message;
 }
 
+std::string case_name(const ::testing::TestParamInfo<bad_arguments_case>& info) {
+  return "case_" + std::to_string(info.index);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     store, observe_arguments_rejected,
     ::testing::Values(
@@ -155,7 +167,97 @@ INSTANTIATE_TEST_SUITE_P(
         bad_arguments_case{R"({"what": "backend-logs", "service": 7})", "invalid_param", "service"},
         bad_arguments_case{R"({"what": "backend-logs", "requestId": "r"})", "invalid_param",
                            "requestId"},
-        bad_arguments_case{R"([1])", "invalid_param", "object"}));
+        bad_arguments_case{R"([1])", "invalid_param", "object"}),
+    case_name);
+
+}  // namespace
+}  // namespace logwire
+
+namespace logwire {
+namespace {
+
+class store_persistence : public ::testing::Test {
+ protected:
+  std::unique_ptr<store> open_store(std::uint64_t capacity = 4 << 20) {
+    return store::open(dir_, {.capacity_bytes = capacity}, 0).value();
+  }
+  insert_status add(store& records, std::uint64_t sequence, std::string_view message,
+                    instance_id instance = {1, 2}) {
+    const auto bytes =
+        encoder_.encode({.message = message}, k_base + static_cast<std::int64_t>(sequence));
+    return records.insert(bytes, {.service = "svc", .instance = instance, .sequence = sequence});
+  }
+
+  testing::temp_runtime_dir temp_;
+  runtime_dir dir_ = runtime_dir::open(temp_.path()).value();
+  record_encoder encoder_;
+};
+
+TEST_F(store_persistence, refuses_a_sequence_it_already_stored_for_the_instance) {
+  auto records = open_store();
+  EXPECT_EQ(add(*records, 10, "a"), insert_status::stored);
+  EXPECT_EQ(add(*records, 10, "a again"), insert_status::duplicate);
+  EXPECT_EQ(add(*records, 9, "older"), insert_status::duplicate);
+  EXPECT_EQ(add(*records, 10, "other instance", {3, 4}), insert_status::stored);
+  EXPECT_EQ(add(*records, 11, "b"), insert_status::stored);
+  EXPECT_EQ(records->size(), 3u);
+}
+
+TEST_F(store_persistence, a_reopened_store_has_every_record_and_still_refuses_duplicates) {
+  {
+    auto records = open_store();
+    EXPECT_FALSE(records->recovered());
+    for (std::uint64_t i = 0; i < 100; ++i) add(*records, i, "m" + std::to_string(i));
+  }
+  auto records = open_store();
+  EXPECT_TRUE(records->recovered());
+  EXPECT_EQ(records->size(), 100u);
+  EXPECT_EQ(records->last_sequence({1, 2}, entry_kind::record), 99u);
+  EXPECT_EQ(add(*records, 99, "replayed"), insert_status::duplicate);
+  EXPECT_EQ(add(*records, 100, "new"), insert_status::stored);
+  EXPECT_EQ(records->query({.limit = 1}).logs.at(0).message, "new");
+}
+
+TEST_F(store_persistence, a_store_of_another_size_starts_afresh) {
+  {
+    auto records = open_store(4 << 20);
+    add(*records, 1, "old");
+  }
+  auto records = open_store(8 << 20);
+  EXPECT_FALSE(records->recovered());
+  EXPECT_EQ(records->size(), 0u);
+}
+
+TEST_F(store_persistence, evicts_the_oldest_first_when_full) {
+  auto records = open_store(k_log_min_capacity);
+  const std::string padding(1000, 'p');
+  std::uint64_t sequence = 0;
+  for (; sequence < 5000; ++sequence) add(*records, sequence, std::to_string(sequence) + padding);
+  const std::size_t kept = records->size();
+  EXPECT_LT(kept, 5000u);
+  EXPECT_GT(kept, 500u);
+  const auto all = records->query({.limit = 1000});
+  EXPECT_EQ(all.total_count, kept);
+  EXPECT_EQ(all.logs.back().message, "4999" + padding);
+  EXPECT_EQ(all.oldest_ns, k_base + static_cast<std::int64_t>(5000 - kept))
+      << "a contiguous newest run";
+}
+
+TEST_F(store_persistence, a_torn_tail_left_by_a_crash_is_cut_off) {
+  {
+    auto records = open_store();
+    add(*records, 1, "whole");
+  }
+  // A writer killed mid-entry: bytes past the tail that were never committed.
+  auto segment = shm_segment::open(dir_.shm_prefix() + "store").value();
+  auto* header = reinterpret_cast<log_header*>(segment.bytes().data());
+  std::memset(segment.bytes().data() + k_log_header_size + header->tail.load(), 0xab, 64);
+  header->tail.store(header->tail.load() + 64);  // and a tail that claims them
+  auto records = open_store();
+  EXPECT_EQ(records->size(), 1u);
+  EXPECT_EQ(add(*records, 2, "after"), insert_status::stored);
+  EXPECT_EQ(records->size(), 2u);
+}
 
 }  // namespace
 }  // namespace logwire

@@ -79,7 +79,14 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  logwire::store records;
+  auto opened = logwire::store::open(*dir, {}, logwire::unix_now_ns());
+  if (!opened) {
+    spdlog::error("{}", opened.error().message);
+    return k_exit_failure;
+  }
+  logwire::store& records = **opened;
+  if (records.recovered())
+    spdlog::info("recovered {} records from the previous broker", records.size());
   auto server = logwire::query_server::bind(*dir, records);
   if (!server) {
     spdlog::error("{}", server.error().message);

@@ -1,5 +1,8 @@
 // Finds the rings that producers registered in the runtime directory, drains their
 // records into the store, and reclaims a ring once it is empty and its producer is gone.
+// What the agent should know about a producer (it connected, disconnected or crashed,
+// records were dropped or malformed) is written into the store as notes beside its
+// records.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "logwire/record_encoder.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/store.h"
 
@@ -31,13 +35,18 @@ class ring_drain {
  private:
   struct attached_ring;
 
-  void rescan();
-  void attach(const std::string& name);
+  void rescan(std::int64_t now_ns);
+  void attach(const std::string& name, std::int64_t now_ns);
+  std::size_t drain(attached_ring& ring, std::int64_t now_ns);
+  void report_problems(attached_ring& ring, std::int64_t now_ns);
   // Detaches and removes the ring if it is drained and its writer will write no more.
-  bool reclaim_if_done(attached_ring& ring);
+  bool reclaim_if_done(attached_ring& ring, std::int64_t now_ns);
+  void note(const attached_ring& ring, entry_kind kind, std::uint64_t sequence, level severity,
+            std::string_view message, std::initializer_list<field> fields, std::int64_t now_ns);
 
   runtime_dir dir_;
   store& store_;
+  record_encoder encoder_;
   std::map<std::string, std::unique_ptr<attached_ring>> rings_;
   std::set<std::string> unreadable_;  // segments already reported as not a ring
   std::int64_t next_scan_ns_ = 0;

@@ -1,11 +1,24 @@
 #include "logwire/store.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "logwire/logwire_generated.h"
 
 namespace logwire {
+
+store::store(record_log log) : log_(std::move(log)), recovered_(log_.recovered()) {
+  log_.for_each([this](const log_entry& stored) {
+    // The segment is the user's own, but a crash or a stray write may have damaged it.
+    if (verify_record(stored.record)) index(stored);
+  });
+}
+
+result<std::unique_ptr<store>> store::open(const runtime_dir& dir, store_options options,
+                                           std::int64_t now_ns) {
+  auto log = record_log::open(dir.shm_prefix() + "store", options.capacity_bytes, now_ns);
+  if (!log) return log.error();
+  return std::unique_ptr<store>(new store(std::move(*log)));
+}
 
 std::uint32_t store::intern_service(std::string_view service) {
   const auto found = service_ids_.find(std::string(service));
@@ -16,21 +29,42 @@ std::uint32_t store::intern_service(std::string_view service) {
   return id;
 }
 
-void store::insert(std::span<const std::byte> record, const record_source& source) {
+void store::index(const log_entry& stored) {
+  const auto* root = flatbuffers::GetRoot<wire::Record>(stored.record.data());
+  entries_.push_back(entry{.position = stored.position,
+                           .timestamp_ns = root->timestamp_ns(),
+                           .service_id = intern_service(stored.service),
+                           .severity = level_from_wire(static_cast<std::uint8_t>(root->level()))});
+  auto& last = last_sequence_[sequence_key{stored.instance(), stored.kind()}];
+  last = std::max(last, stored.header->sequence);
+}
+
+insert_status store::insert(std::span<const std::byte> record, const entry_meta& given) {
+  entry_meta meta = given;
   const auto* root = flatbuffers::GetRoot<wire::Record>(record.data());
-  std::string_view service = root->service() != nullptr ? root->service()->string_view() : "";
-  if (service.empty()) service = source.producer_service;
-
-  auto bytes = std::make_unique<std::byte[]>(record.size());
-  std::memcpy(bytes.get(), record.data(), record.size());
-
+  if (root->service() != nullptr && root->service()->size() != 0) {
+    meta.service = root->service()->string_view();  // a record may speak for another service
+  }
   const std::lock_guard lock(mutex_);
-  entries_.push_back(entry{.timestamp_ns = root->timestamp_ns(),
-                           .receive_ns = source.receive_ns,
-                           .service_id = intern_service(service),
-                           .severity = level_from_wire(static_cast<std::uint8_t>(root->level())),
-                           .bytes = std::move(bytes),
-                           .size = static_cast<std::uint32_t>(record.size())});
+  const sequence_key key{meta.instance, meta.kind};
+  if (const auto last = last_sequence_.find(key);
+      last != last_sequence_.end() && meta.sequence <= last->second) {
+    return insert_status::duplicate;
+  }
+  const auto position = log_.append(meta, record, [this](const log_entry& evicted) {
+    // Evictions go oldest first, and so does entries_.
+    if (!entries_.empty() && entries_.front().position == evicted.position) entries_.pop_front();
+  });
+  if (!position) return insert_status::too_large;
+  index(log_.at(*position));
+  return insert_status::stored;
+}
+
+std::optional<std::uint64_t> store::last_sequence(instance_id instance, entry_kind kind) const {
+  const std::lock_guard lock(mutex_);
+  const auto found = last_sequence_.find(sequence_key{instance, kind});
+  if (found == last_sequence_.end()) return std::nullopt;
+  return found->second;
 }
 
 store_result store::query(const store_query& query) const {
@@ -62,9 +96,9 @@ store_result store::query(const store_query& query) const {
   const std::size_t first = matches.size() > query.limit ? matches.size() - query.limit : 0;
   result.logs.reserve(matches.size() - first);
   for (std::size_t i = first; i < matches.size(); ++i) {
-    const entry& e = *matches[i];
-    log_record record = decode_record({e.bytes.get(), e.size}, services_[e.service_id]);
-    record.receive_ns = e.receive_ns;
+    const log_entry stored = log_.at(matches[i]->position);
+    log_record record = decode_record(stored.record, services_[matches[i]->service_id]);
+    record.receive_ns = stored.header->receive_ns;
     result.logs.push_back(std::move(record));
   }
   return result;

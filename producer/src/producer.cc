@@ -5,9 +5,14 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
+#include <stop_token>
+#include <thread>
 
 #include "logwire/logwire_generated.h"
+#include "logwire/process_identity.h"
 #include "logwire/record_encoder.h"
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
@@ -87,11 +92,32 @@ struct producer::impl {
   shm_segment segment;
   ring_view ring;
   ring_writer writer;
+  // Refreshes the ring's heartbeat so the broker can tell a live producer from a dead
+  // one even where the pid says nothing (another pid namespace).
+  std::jthread heartbeat;
 
   impl(std::string service_name, shm_segment mapped, ring_view view)
-      : service(std::move(service_name)), segment(std::move(mapped)), ring(view), writer(view) {}
+      : service(std::move(service_name)),
+        segment(std::move(mapped)),
+        ring(view),
+        writer(view),
+        heartbeat([header = view.header](std::stop_token stop) { beat(*header, stop); }) {}
 
-  ~impl() { ring.header->state.store(k_ring_closed, std::memory_order_release); }
+  ~impl() {
+    heartbeat.request_stop();
+    heartbeat.join();
+    ring.header->state.store(k_ring_closed, std::memory_order_release);
+  }
+
+  static void beat(ring_header& header, std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!stop.stop_requested()) {
+      header.heartbeat_ns.store(static_cast<std::uint64_t>(now_ns()), std::memory_order_relaxed);
+      wake.wait_for(lock, stop, k_heartbeat_interval, [] { return false; });
+    }
+  }
 };
 
 producer::producer(std::unique_ptr<impl> state) noexcept : impl_(std::move(state)) {}

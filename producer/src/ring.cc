@@ -41,6 +41,7 @@ result<ring_view> format_ring(std::span<std::byte> segment, const ring_identity&
   header->header_size = static_cast<std::uint32_t>(k_ring_header_size);
   header->capacity = capacity;
   header->owner_pid = identity.owner_pid;
+  header->owner_start = identity.owner_start;
   header->identity_size = static_cast<std::uint32_t>(identity.producer_identity.size());
   header->created_ns = identity.created_ns;
   if (!identity.producer_identity.empty()) {
@@ -88,6 +89,37 @@ ring_reader::ring_reader(ring_view ring) noexcept : ring_(ring), mask_(ring.capa
   const std::uint64_t head = h.head.load(std::memory_order_relaxed);
   const std::uint64_t intent = h.head_intent.load(std::memory_order_relaxed);
   if (intent > head && intent - head <= ring_.capacity) release(head, intent);
+}
+
+bool ring_reader::skip_abandoned() noexcept {
+  ring_header& h = *ring_.header;
+  const std::uint64_t head = h.head.load(std::memory_order_relaxed);
+  const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+  if (head == tail) return false;
+  const std::uint64_t index = head & mask_;
+  const std::int32_t length =
+      std::atomic_ref<std::int32_t>(*reinterpret_cast<std::int32_t*>(ring_.data + index))
+          .load(std::memory_order_acquire);
+  if (length > 0) return false;  // committed: drain() takes it
+  std::uint64_t next = tail;
+  if (length < 0) {
+    const std::uint64_t size =
+        (static_cast<std::uint64_t>(-static_cast<std::int64_t>(length)) + k_frame_alignment - 1) &
+        ~(k_frame_alignment - 1);
+    if (size >= k_frame_header_size && size <= ring_.capacity - index && size <= tail - head) {
+      next = head + size;
+    }
+  } else {
+    next = head + k_frame_alignment;
+    while (next < tail) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, ring_.data + (next & mask_), sizeof word);
+      if (word != 0) break;
+      next += k_frame_alignment;
+    }
+  }
+  release(head, next);
+  return true;
 }
 
 void ring_reader::release(std::uint64_t from, std::uint64_t to) noexcept {

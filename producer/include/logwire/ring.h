@@ -26,6 +26,8 @@
 //     24  owner_pid       i32   the backend process that writes this ring
 //     28  identity_size   u32   bytes of `identity`
 //     32  created_ns      u64
+//     40  owner_start     u64   the owner's start time (clock ticks after boot), to tell
+//                               it from a later process that reuses its pid
 //     64  identity        960 bytes: FlatBuffers logwire.wire.ProducerIdentity
 //   1024  tail            u64   writers: position after the last claimed byte
 //   1032  head_cache      u64   writers: a recent value of `head`
@@ -55,6 +57,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -71,6 +74,10 @@ inline constexpr std::size_t k_ring_identity_capacity = 960;
 inline constexpr std::uint64_t k_ring_min_capacity = 64 * 1024;
 inline constexpr std::uint64_t k_ring_max_capacity = 1ull << 30;  // frame lengths are i32
 inline constexpr std::uint32_t k_ring_open = 1;
+// The owner refreshes heartbeat_ns this often; a ring whose heartbeat is older than
+// k_heartbeat_timeout and whose owner pid is not running has lost its writer.
+inline constexpr std::chrono::milliseconds k_heartbeat_interval{1000};
+inline constexpr std::chrono::milliseconds k_heartbeat_timeout{3000};
 inline constexpr std::uint32_t k_ring_closed = 2;
 
 inline constexpr std::uint32_t k_frame_record = 1;
@@ -86,7 +93,8 @@ struct ring_header {
   std::int32_t owner_pid;
   std::uint32_t identity_size;
   std::uint64_t created_ns;
-  std::byte reserved0[24];
+  std::uint64_t owner_start;
+  std::byte reserved0[16];
   std::byte identity[k_ring_identity_capacity];
 
   alignas(64) std::atomic<std::uint64_t> tail;
@@ -113,6 +121,7 @@ static_assert(offsetof(ring_header, capacity) == 16);
 static_assert(offsetof(ring_header, owner_pid) == 24);
 static_assert(offsetof(ring_header, identity_size) == 28);
 static_assert(offsetof(ring_header, created_ns) == 32);
+static_assert(offsetof(ring_header, owner_start) == 40);
 static_assert(offsetof(ring_header, identity) == 64);
 static_assert(offsetof(ring_header, tail) == 1024);
 static_assert(offsetof(ring_header, head_cache) == 1032);
@@ -144,6 +153,7 @@ struct ring_view {
 struct ring_identity {
   std::span<const std::byte> producer_identity;  // FlatBuffers ProducerIdentity
   std::int32_t owner_pid = 0;
+  std::uint64_t owner_start = 0;
   std::uint64_t created_ns = 0;
 };
 
@@ -179,6 +189,9 @@ class ring_writer {
     std::byte* frame = ring_.data + (position & mask_);
     std::atomic_ref<std::int32_t> frame_length(*reinterpret_cast<std::int32_t*>(frame));
     frame_length.store(-static_cast<std::int32_t>(length), std::memory_order_relaxed);
+    // The claim mark goes to memory before any payload byte: if this process dies here,
+    // the reader finds either a marked frame or an all-zero one, never stray payload.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     store_type(frame, k_frame_record);
     std::memcpy(frame + k_frame_header_size, payload.data(), payload.size());
     frame_length.store(static_cast<std::int32_t>(length), std::memory_order_release);
@@ -272,7 +285,10 @@ class ring_reader {
           (static_cast<std::uint64_t>(length) + k_frame_alignment - 1) & ~(k_frame_alignment - 1);
       if (static_cast<std::uint64_t>(length) < k_frame_header_size ||
           frame_size > ring_.capacity - index) {
-        corrupt_ = true;  // a frame that cannot be: stop here rather than read past it
+        // A frame no writer can have written: where the next one starts is unknowable,
+        // so everything written so far is skipped and counted, and reading goes on.
+        ++corrupt_frames_;
+        position = std::max(position, h.tail.load(std::memory_order_acquire));
         break;
       }
       std::uint32_t type = 0;
@@ -296,8 +312,15 @@ class ring_reader {
            ring_.header->head.load(std::memory_order_relaxed);
   }
 
-  // True once drain() met a frame header that no writer can have written.
-  bool corrupt() const noexcept { return corrupt_; }
+  // Frame headers met that no writer can have written (each skipped with what followed).
+  std::uint64_t corrupt_frames() const noexcept { return corrupt_frames_; }
+
+  // Skips the frame at the head that a writer claimed but will never commit because its
+  // process is gone (the caller has made sure of that: a live writer may just be slow).
+  // A claimed frame with its mark is skipped by its length; an all-zero one (the writer
+  // died between claim and mark) up to the next frame header. Returns true if a frame
+  // was skipped.
+  bool skip_abandoned() noexcept;
 
  private:
   // Zeroes [from, to) and then advances head, recording the intent first so that a
@@ -306,7 +329,7 @@ class ring_reader {
 
   ring_view ring_;
   std::uint64_t mask_;
-  bool corrupt_ = false;
+  std::uint64_t corrupt_frames_ = 0;
 };
 
 }  // namespace logwire
