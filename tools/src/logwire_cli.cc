@@ -1,5 +1,6 @@
 // logwire: the command line. `send` logs one record through the producer library, as a
-// backend would; `query` asks the broker what an agent's observe call would see.
+// backend would; `load` logs many, for tests and benchmarks; `query` asks the broker what
+// an agent's observe call would see.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "field_argument.h"
+#include "load_generator.h"
 #include "logwire/broker_client.h"
 #include "logwire/producer.h"
 #include "logwire/runtime_dir.h"
@@ -144,7 +146,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   query_command->add_option("--since", query.since, "RFC 3339 time or a duration ago (5m, 1h)");
 
+  logwire::load_options load;
+  CLI::App* load_command =
+      app.add_subcommand("load", "Log records as fast as asked, for tests and benchmarks");
+  load_command->add_option("--service", load.service, "Service name")->required();
+  load_command->add_option("--count", load.count, "Records per thread (fields seq, thread)")
+      ->capture_default_str();
+  load_command->add_option("--rate", load.rate, "Records per second over all threads (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  load_command->add_option("--threads", load.threads, "Logging threads")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  load_command->add_option("--ring-bytes", load.ring_bytes, "Ring size")->capture_default_str();
+  load_command->add_option("--message-bytes", load.message_bytes, "Message length")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (send_command->parsed()) return run_send(runtime_path, send);
+  if (load_command->parsed()) {
+    load.runtime_dir = runtime_path;
+    return logwire::run_load(load);
+  }
   return run_query(runtime_path, query);
 }

@@ -1,0 +1,25 @@
+// `logwire load`: a backend that does nothing but log, for tests and benchmarks. Each
+// thread emits `count` records with fields `seq` (0..count-1) and `thread`, so a reader
+// can tell exactly which records arrived, and how often.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace logwire {
+
+struct load_options {
+  std::filesystem::path runtime_dir;
+  std::string service;
+  std::uint64_t count = 1000;  // per thread
+  double rate = 0;             // records per second over all threads; 0: as fast as possible
+  unsigned threads = 1;
+  std::size_t ring_bytes = 64 * 1024 * 1024;
+  std::size_t message_bytes = 40;
+};
+
+// Runs the load to the end and prints what it did; the exit status of the command.
+int run_load(const load_options& options);
+
+}  // namespace logwire
