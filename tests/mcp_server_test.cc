@@ -376,5 +376,15 @@ TEST(serve_lines, answers_an_oversized_line_and_reads_the_next_one) {
   EXPECT_EQ(json::parse(second).at("id"), 3);
 }
 
+TEST(mcp_server, an_empty_object_is_an_invalid_request_not_a_notification) {
+  fake_backend backend;
+  mcp_server server(backend);
+  const auto reply = server.handle_line("{}");
+  ASSERT_TRUE(reply);
+  const auto parsed = nlohmann::json::parse(*reply);
+  EXPECT_EQ(parsed["error"]["code"], -32600);
+  EXPECT_TRUE(parsed["id"].is_null());
+}
+
 }  // namespace
 }  // namespace logwire

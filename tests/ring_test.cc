@@ -23,6 +23,7 @@ class ring_fixture : public ::testing::Test {
   void SetUp() override {
     memory_.reset(static_cast<std::byte*>(std::aligned_alloc(64, ring_segment_size(k_capacity))));
     segment_ = {memory_.get(), ring_segment_size(k_capacity)};
+    std::memset(memory_.get(), 0, segment_.size());  // as a new shared-memory segment is
     auto ring = format_ring(segment_, {.owner_pid = 42, .created_ns = 1});
     ASSERT_TRUE(ring) << ring.error().message;
     ring_ = *ring;
@@ -265,6 +266,65 @@ TEST_F(ring_fixture, many_threads_write_while_one_reads_and_nothing_is_lost_or_r
   for (auto& w : writers) w.join();
   reader.drain(take, 1'000'000);
   EXPECT_TRUE(in_order);
+  EXPECT_EQ(received, k_threads * k_per_thread);
+}
+
+TEST_F(ring_fixture, more_writers_than_cores_against_a_slow_reader_never_overwrite_unread_records) {
+  // A stale head once made a writer believe a full ring had room; a slow reader and
+  // more threads than cores is what exposes that.
+  constexpr int k_threads = 8;
+#if defined(__SANITIZE_THREAD__)
+  constexpr int k_per_thread = 2'000;
+#else
+  constexpr int k_per_thread = 60'000;
+#endif
+  std::atomic<int> writers_done{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < k_threads; ++t) {
+    writers.emplace_back([&, t] {
+      ring_writer writer(ring_);
+      for (int i = 0; i < k_per_thread; ++i) {
+        // Varying lengths move the wrap point; the payload checks itself.
+        const std::string body(static_cast<std::size_t>((i * 37 + t * 11) % 300),
+                               static_cast<char>('a' + t));
+        const std::string payload = std::to_string(t) + ":" + std::to_string(i) + ":" + body;
+        while (writer.write(bytes(payload), 1) != write_status::written) std::this_thread::yield();
+      }
+      writers_done.fetch_add(1);
+    });
+  }
+  ring_reader reader(ring_);
+  std::vector<int> next(k_threads, 0);
+  int received = 0;
+  int damaged = 0;
+  const auto take = [&](std::span<const std::byte> payload, std::uint64_t) {
+    const std::string text(reinterpret_cast<const char*>(payload.data()), payload.size());
+    const auto first = text.find(':');
+    const auto second = text.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) {
+      ++damaged;
+      return;
+    }
+    const int t = std::stoi(text.substr(0, first));
+    const int i = std::stoi(text.substr(first + 1, second - first - 1));
+    const std::string body = text.substr(second + 1);
+    if (t < 0 || t >= k_threads || i != next[static_cast<std::size_t>(t)] ||
+        body != std::string(static_cast<std::size_t>((i * 37 + t * 11) % 300),
+                            static_cast<char>('a' + t))) {
+      ++damaged;
+      return;
+    }
+    next[static_cast<std::size_t>(t)] = i + 1;
+    ++received;
+  };
+  while (writers_done.load() < k_threads || reader.backlog() != 0) {
+    reader.drain(take, 64);
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // slow: the ring stays full
+  }
+  for (auto& w : writers) w.join();
+  reader.drain(take, 1'000'000);
+  EXPECT_EQ(damaged, 0);
+  EXPECT_EQ(reader.corrupt_frames(), 0u);
   EXPECT_EQ(received, k_threads * k_per_thread);
 }
 

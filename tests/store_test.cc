@@ -261,3 +261,54 @@ TEST_F(store_persistence, a_torn_tail_left_by_a_crash_is_cut_off) {
 
 }  // namespace
 }  // namespace logwire
+
+namespace logwire {
+namespace {
+
+TEST(observe_json, cuts_long_texts_and_says_so) {
+  store_result result;
+  log_record record;
+  record.message = std::string(10'000, 'm');
+  record.fields.emplace_back("blob", std::string(10'000, 'b'));
+  record.fields.emplace_back("n", std::int64_t{7});
+  result.logs.push_back(record);
+  result.total_count = 1;
+  const auto json = to_observe_json(result);
+  const std::string message = json["logs"][0]["message"];
+  EXPECT_LT(message.size(), k_max_text_bytes + 64);
+  EXPECT_NE(message.find("[cut: 5904 more bytes]"), std::string::npos) << message.substr(4090);
+  EXPECT_LT(json["logs"][0]["fields"]["blob"].get<std::string>().size(), k_max_text_bytes + 64);
+  EXPECT_EQ(json["logs"][0]["fields"]["n"], 7);
+  EXPECT_EQ(json["textCut"], true);
+}
+
+TEST(observe_json, leaves_out_the_oldest_records_past_the_size_budget) {
+  store_result result;
+  for (int i = 0; i < 1000; ++i) {
+    log_record record;
+    record.timestamp_ns = i;
+    record.message = std::to_string(i) + std::string(2000, 'x');
+    result.logs.push_back(record);
+  }
+  result.total_count = 5000;
+  const auto json = to_observe_json(result);
+  EXPECT_LE(json.dump().size(), k_max_reply_bytes + 4096);
+  const std::size_t kept = json["logs"].size();
+  EXPECT_EQ(json["omittedCount"], 1000 - kept);
+  EXPECT_EQ(json["logs"][kept - 1]["message"].get<std::string>().substr(0, 3), "999")
+      << "newest kept";
+  EXPECT_EQ(json["totalCount"], 5000);
+}
+
+TEST(observe_json, does_not_split_a_utf8_character_when_cutting) {
+  store_result result;
+  log_record record;
+  record.message = std::string(k_max_text_bytes - 1, 'a') + "\xc3\xa9" + std::string(100, 'z');
+  result.logs.push_back(record);
+  const std::string message = to_observe_json(result)["logs"][0]["message"];
+  EXPECT_EQ(message.substr(0, k_max_text_bytes - 1), std::string(k_max_text_bytes - 1, 'a'));
+  EXPECT_EQ(message[k_max_text_bytes - 1], '.') << "the two-byte character went whole";
+}
+
+}  // namespace
+}  // namespace logwire

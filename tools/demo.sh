@@ -10,6 +10,7 @@ runtime="$runtime_root/rt"
 broker_pid=""
 cleanup() {
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
+  "$bin/logwire" --runtime-dir "$runtime" clear >/dev/null 2>&1 || true
   rm -rf "$runtime_root"
 }
 trap cleanup EXIT
@@ -29,15 +30,9 @@ echo "logwire-broker --runtime-dir $runtime   (pid $broker_pid)"
 
 bold "2. A backend (api-server, on the C++ producer library) handles POST /api/payments/process"
 "$bin/logwire-demo-payment" --runtime-dir "$runtime"
-cat <<'TXT'
-  INFO  POST /api/payments/process          (req-12345)
-  DEBUG User 987 processing payment
-  ERROR Payment gateway timeout             (req-12345, span-789)
-  ERROR Returning 500 to client
-TXT
 for _ in $(seq 100); do
-  count=$("$bin/logwire" --runtime-dir "$runtime" query --service api-server | jq '.totalCount')
-  [ "$count" -ge 4 ] && break
+  count=$("$bin/logwire" --runtime-dir "$runtime" query --service api-server --level ERROR | jq '.totalCount')
+  [ "$count" -ge 2 ] && break
   sleep 0.05
 done
 

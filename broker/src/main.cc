@@ -32,7 +32,14 @@ constexpr auto k_max_idle_sleep = std::chrono::microseconds(1000);
 void drain_loop(logwire::ring_drain& drain, const std::atomic<bool>& stop) {
   auto idle_sleep = k_min_idle_sleep;
   while (!stop.load(std::memory_order_relaxed)) {
-    if (drain.poll(logwire::unix_now_ns()) > 0) {
+    std::size_t moved = 0;
+    try {
+      moved = drain.poll(logwire::unix_now_ns());
+    } catch (const std::exception& e) {
+      // One bad poll (out of memory, a vanished file) must not end the drain for all.
+      spdlog::error("drain: {}", e.what());
+    }
+    if (moved > 0) {
       idle_sleep = k_min_idle_sleep;
       continue;
     }
@@ -40,7 +47,11 @@ void drain_loop(logwire::ring_drain& drain, const std::atomic<bool>& stop) {
     idle_sleep = std::min(idle_sleep * 2, k_max_idle_sleep);
   }
   // Take what is already in the rings before stopping; producers keep the rest.
-  drain.poll(logwire::unix_now_ns());
+  try {
+    drain.poll(logwire::unix_now_ns());
+  } catch (const std::exception& e) {
+    spdlog::error("drain: {}", e.what());
+  }
 }
 
 }  // namespace

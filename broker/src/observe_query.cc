@@ -101,37 +101,72 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
   return query;
 }
 
-ordered_json to_json(const log_record& record) {
+namespace {
+
+std::string cut_text(const std::string& text, bool& cut) {
+  if (text.size() <= k_max_text_bytes) return text;
+  cut = true;
+  std::size_t end = k_max_text_bytes;
+  // Do not split a UTF-8 sequence: back up to the start of one.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end) + "... [cut: " + std::to_string(text.size() - end) + " more bytes]";
+}
+
+ordered_json to_json(const log_record& record, bool& cut) {
   ordered_json out = {{"timestamp", format_rfc3339_ms(record.timestamp_ns)},
                       {"service", record.service},
                       {"level", level_name(record.severity)},
-                      {"message", record.message}};
+                      {"message", cut_text(record.message, cut)}};
   if (!record.request_id.empty()) out["requestId"] = record.request_id;
   if (!record.traceparent.empty()) {
     if (const auto parsed = parse_traceparent(record.traceparent)) {
       out["traceId"] = parsed->trace_id;
     } else {
-      out["traceparent"] = record.traceparent;  // invalid: shown as text, not as a trace
+      out["traceparent"] = cut_text(record.traceparent, cut);  // invalid: text, not a trace
     }
   }
-  if (!record.span_id.empty()) out["spanId"] = record.span_id;
+  if (!record.span_id.empty()) out["spanId"] = cut_text(record.span_id, cut);
   if (!record.fields.empty()) {
     ordered_json fields = ordered_json::object();
     for (const auto& [key, value] : record.fields) {
-      std::visit([&fields, &key](const auto& v) { fields[key] = v; }, value);
+      if (const auto* text = std::get_if<std::string>(&value)) {
+        fields[key] = cut_text(*text, cut);
+      } else {
+        std::visit([&fields, &key](const auto& v) { fields[key] = v; }, value);
+      }
     }
     out["fields"] = std::move(fields);
   }
-  if (!record.stack_trace.empty()) out["stackTrace"] = record.stack_trace;
+  if (!record.stack_trace.empty()) out["stackTrace"] = cut_text(record.stack_trace, cut);
   return out;
 }
 
+}  // namespace
+
+ordered_json to_json(const log_record& record) {
+  bool cut = false;
+  return to_json(record, cut);
+}
+
 ordered_json to_observe_json(const store_result& result) {
+  // Newest first into the budget, so what a size cut leaves out is the oldest.
+  bool cut = false;
+  std::size_t bytes = 0;
+  std::vector<ordered_json> kept;
+  for (auto it = result.logs.rbegin(); it != result.logs.rend(); ++it) {
+    ordered_json entry = to_json(*it, cut);
+    bytes += entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
+    if (bytes > k_max_reply_bytes && !kept.empty()) break;
+    kept.push_back(std::move(entry));
+  }
   ordered_json logs = ordered_json::array();
-  for (const log_record& record : result.logs) logs.push_back(to_json(record));
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) logs.push_back(std::move(*it));
+  const std::size_t omitted = result.logs.size() - kept.size();
   ordered_json out = {
       {"type", "backend-logs"}, {"logs", std::move(logs)}, {"totalCount", result.total_count}};
   if (result.oldest_ns) out["oldestTimestamp"] = format_rfc3339_ms(*result.oldest_ns);
+  if (omitted != 0) out["omittedCount"] = omitted;
+  if (cut) out["textCut"] = true;
   return out;
 }
 

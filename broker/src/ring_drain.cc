@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -30,7 +32,10 @@ struct identity {
 // The identity bytes live in memory the producer can still write, so they are copied
 // before they are verified and read.
 identity read_identity(const ring_header& header) {
-  std::vector<std::uint8_t> copy(header.identity_size);
+  // Read once and bounded: the producer may change the size after the ring was checked.
+  const std::uint32_t claimed = *static_cast<const volatile std::uint32_t*>(&header.identity_size);
+  const std::size_t size = std::min<std::size_t>(claimed, k_ring_identity_capacity);
+  std::vector<std::uint8_t> copy(size);
   std::memcpy(copy.data(), header.identity, copy.size());
   identity out;
   flatbuffers::Verifier verifier(copy.data(), copy.size(), 4, 16);
@@ -183,8 +188,9 @@ void ring_drain::report_problems(attached_ring& ring, std::int64_t now_ns) {
 
 void ring_drain::rescan(std::int64_t now_ns) {
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_.rings_dir(), ec)) {
-    const std::string name = entry.path().filename().string();
+  for (auto it = std::filesystem::directory_iterator(dir_.rings_dir(), ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind(dir_.shm_prefix(), 0) != 0) continue;  // not one of this instance's rings
     if (rings_.contains(name) || unreadable_.contains(name)) continue;
     attach(name, now_ns);
@@ -195,7 +201,8 @@ void ring_drain::attach(const std::string& name, std::int64_t now_ns) {
   auto segment = shm_segment::open(name);
   if (!segment) {
     if (segment.error().code == errc::not_found) {
-      std::filesystem::remove(dir_.rings_dir() / name);  // its segment is gone: stale entry
+      std::error_code ignored;
+      std::filesystem::remove(dir_.rings_dir() / name, ignored);  // segment gone: stale entry
     } else {
       spdlog::warn("{}", segment.error().message);
       unreadable_.insert(name);
@@ -245,7 +252,8 @@ bool ring_drain::reclaim_if_done(attached_ring& ring, std::int64_t now_ns) {
   spdlog::info("producer {}: {} pid {}", closed ? "disconnected" : "ended without closing",
                ring.producer.service, ring.pid);
   shm_segment::remove(ring.name);
-  std::filesystem::remove(dir_.rings_dir() / ring.name);
+  std::error_code ignored;
+  std::filesystem::remove(dir_.rings_dir() / ring.name, ignored);
   return true;
 }
 

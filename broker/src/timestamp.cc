@@ -64,7 +64,12 @@ result<std::int64_t> parse_duration(std::string_view text, std::int64_t now_ns) 
     scale = 86400 * k_ns_per_s;
   else
     return bad_time(text);
-  return now_ns - amount * scale;
+  std::int64_t back = 0;
+  std::int64_t at = 0;
+  if (__builtin_mul_overflow(amount, scale, &back) || __builtin_sub_overflow(now_ns, back, &at)) {
+    return bad_time(text);
+  }
+  return at;
 }
 
 }  // namespace
@@ -147,7 +152,14 @@ result<std::int64_t> parse_time(std::string_view text, std::int64_t now_ns) {
   utc.tm_sec = second == 60 ? 59 : second;  // a leap second reads as the second before it
   const std::time_t seconds = ::timegm(&utc);
   if (utc.tm_mday != day) return bad_time(text);  // timegm normalised e.g. Feb 30
-  return (static_cast<std::int64_t>(seconds) - offset_s) * k_ns_per_s + fraction_ns;
+  const std::int64_t unix_s = static_cast<std::int64_t>(seconds) - offset_s;
+  // Nanoseconds since the epoch in an int64 reach from 1677 to 2262.
+  std::int64_t unix_ns = 0;
+  if (__builtin_mul_overflow(unix_s, k_ns_per_s, &unix_ns) ||
+      __builtin_add_overflow(unix_ns, fraction_ns, &unix_ns)) {
+    return bad_time(text);
+  }
+  return unix_ns;
 }
 
 }  // namespace logwire

@@ -151,7 +151,13 @@ std::optional<std::string> mcp_server::handle_line(std::string_view line) {
     return std::nullopt;
   }
   // Notifications are never answered, not even with an error, and none needs action here.
-  if (id == message.end()) return std::nullopt;
+  // An object with neither an id nor a method is no notification but an invalid request.
+  if (id == message.end()) {
+    if (method == message.end()) {
+      return error_line(nullptr, k_invalid_request, "Invalid Request: a message needs a method");
+    }
+    return std::nullopt;
+  }
   if (!id->is_string() && !id->is_number()) {
     return error_line(nullptr, k_invalid_request,
                       "Invalid Request: id must be a string or a number");

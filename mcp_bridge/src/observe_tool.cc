@@ -91,10 +91,11 @@ ordered_json observe_tool_definition() {
            "What to observe. 'backend-logs': structured log records the developer's backend "
            "services sent to logwire (the two spellings are the same)."}}},
         {"service",
-         {{"type", "string"},
+         {{"anyOf", {{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}}}},
           {"description",
            "Only records from this service, by the name the backend gave its logwire "
-           "producer (e.g. 'api-server'). Omit for every service."}}},
+           "producer (e.g. 'api-server'), or from any of a list of services. Omit for every "
+           "service."}}},
         {"level",
          {{"type", "string"},
           {"enum", {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}},
@@ -113,8 +114,7 @@ ordered_json observe_tool_definition() {
          {{"type", "string"},
           {"description",
            "Only records at or after this time: an RFC 3339 time ('2026-01-31T10:15:00Z') or "
-           "a duration back from now ('30s', '5m', '2h'). The broker keeps about the last "
-           "hour."}}}}},
+           "a duration back from now ('30s', '5m', '2h')."}}}}},
       {"required", {"what"}}};
   return ordered_json{
       {"name", k_observe_tool_name},
@@ -146,8 +146,8 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
   if (total == 0) {
     if (filters.names.empty()) {
       return "No records: no backend has sent logs to this broker recently. Start one with the "
-             "logwire producer (the C++ library or the Python producer) on the same runtime "
-             "directory, then call observe again.";
+             "logwire producer library (or `logwire send`) on the same runtime directory, "
+             "then call observe again.";
     }
     return "No records match" + in_filters +
            ". If no service has connected yet, start a backend with the logwire producer; "
@@ -160,8 +160,17 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
       stamp != result.end() && stamp->is_string()) {
     oldest = ", oldest " + stamp->get<std::string>();
   }
-  const std::string counts = std::to_string(shown) + " of " + std::to_string(total) + " matching " +
-                             records_word(total) + in_filters + oldest + ".";
+  std::string counts = std::to_string(shown) + " of " + std::to_string(total) + " matching " +
+                       records_word(total) + in_filters + oldest + ".";
+  if (const auto cut = result.find("textCut"); cut != result.end() && *cut == true) {
+    counts += " Long texts are cut at 4 KB.";
+  }
+  if (const auto omitted = result.find("omittedCount");
+      omitted != result.end() && omitted->is_number_integer()) {
+    return counts + " " + std::to_string(omitted->get<std::int64_t>()) +
+           " older records of this page were left out to keep the answer under 256 KB; lower "
+           "limit or narrow with since.";
+  }
   if (shown == total) return counts;
 
   std::int64_t limit = k_default_limit;

@@ -14,6 +14,7 @@
 #include "logwire/logwire_generated.h"
 #include "logwire/process_identity.h"
 #include "logwire/record_encoder.h"
+#include "logwire/request_scope.h"
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
@@ -158,7 +159,17 @@ bool producer::write(const record_view& record) noexcept {
   const std::int64_t now = now_ns();
   try {
     thread_local record_encoder encoder;
-    const auto bytes = encoder.encode(record, record.timestamp_ns != 0 ? record.timestamp_ns : now);
+    const record_view* view = &record;
+    record_view scoped;
+    if (const log_context* scope = request_scope::current()) {
+      scoped = record;
+      log_context& ids = scoped.context;
+      if (ids.request_id.empty()) ids.request_id = scope->request_id;
+      if (ids.traceparent.empty()) ids.traceparent = scope->traceparent;
+      if (ids.span_id.empty()) ids.span_id = scope->span_id;
+      view = &scoped;
+    }
+    const auto bytes = encoder.encode(*view, record.timestamp_ns != 0 ? record.timestamp_ns : now);
     return impl_->writer.write(bytes, static_cast<std::uint64_t>(now)) == write_status::written;
   } catch (...) {
     impl_->writer.count_drop(static_cast<std::uint64_t>(now));
@@ -166,8 +177,12 @@ bool producer::write(const record_view& record) noexcept {
   }
 }
 
+namespace {
+const std::string k_no_name;  // what a moved-from producer answers
+}  // namespace
+
 const std::string& producer::service() const noexcept {
-  return impl_->service;
+  return impl_ ? impl_->service : k_no_name;
 }
 
 std::uint64_t producer::dropped() const noexcept {
@@ -175,7 +190,7 @@ std::uint64_t producer::dropped() const noexcept {
 }
 
 const std::string& producer::ring_name() const noexcept {
-  return impl_->segment.name();
+  return impl_ ? impl_->segment.name() : k_no_name;
 }
 
 }  // namespace logwire

@@ -84,17 +84,20 @@ result<ring_view> attach_ring(std::span<std::byte> segment) {
   return ring_view{header, segment.data() + k_ring_header_size, capacity};
 }
 
-ring_reader::ring_reader(ring_view ring) noexcept : ring_(ring), mask_(ring.capacity - 1) {
-  ring_header& h = *ring_.header;
-  const std::uint64_t head = h.head.load(std::memory_order_relaxed);
-  const std::uint64_t intent = h.head_intent.load(std::memory_order_relaxed);
-  if (intent > head && intent - head <= ring_.capacity) release(head, intent);
+ring_reader::ring_reader(ring_view ring) noexcept
+    : ring_(ring),
+      mask_(ring.capacity - 1),
+      head_(ring.header->head.load(std::memory_order_acquire)) {
+  const std::uint64_t tail = ring_.header->tail.load(std::memory_order_acquire);
+  const std::uint64_t intent = ring_.header->head_intent.load(std::memory_order_relaxed);
+  if (intent > head_ && intent <= tail && intent % k_frame_alignment == 0) release(head_, intent);
 }
 
 bool ring_reader::skip_abandoned() noexcept {
   ring_header& h = *ring_.header;
-  const std::uint64_t head = h.head.load(std::memory_order_relaxed);
-  const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+  const std::uint64_t head = head_;
+  const std::uint64_t tail =
+      std::min(h.tail.load(std::memory_order_acquire), head + ring_.capacity);
   if (head == tail) return false;
   const std::uint64_t index = head & mask_;
   const std::int32_t length =
@@ -124,10 +127,14 @@ bool ring_reader::skip_abandoned() noexcept {
 
 void ring_reader::release(std::uint64_t from, std::uint64_t to) noexcept {
   ring_header& h = *ring_.header;
-  // seq_cst: the intent must be in memory before any byte is zeroed.
-  h.head_intent.store(to, std::memory_order_seq_cst);
+  // The intent must be in memory before any byte is zeroed: a reader killed half-way is
+  // then completed by the next one. The fence keeps the plain stores of the zeroing
+  // after the intent, for the compiler and for the processor.
+  h.head_intent.store(to, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   zero_range(ring_, from, to);
   h.head.store(to, std::memory_order_release);
+  head_ = to;
 }
 
 }  // namespace logwire

@@ -1,5 +1,6 @@
 #include "logwire/runtime_dir.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,22 @@ result<void> make_private_dir(const std::filesystem::path& dir) {
 runtime_dir::runtime_dir(std::filesystem::path path)
     : path_(std::move(path)), shm_prefix_("logwire-" + hex64(fnv1a(path_.string())) + "-") {}
 
+std::size_t runtime_dir::remove_shared_memory() const {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/dev/shm", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(shm_prefix_, 0) == 0 && ::shm_unlink(name.c_str()) == 0) ++removed;
+  }
+  for (auto it = std::filesystem::directory_iterator(rings_dir(), ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code ignored;
+    std::filesystem::remove(it->path(), ignored);
+  }
+  return removed;
+}
+
 std::filesystem::path runtime_dir::default_path() {
   if (const char* env = non_empty_env("LOGWIRE_RUNTIME_DIR")) return env;
   if (const char* xdg = non_empty_env("XDG_RUNTIME_DIR"))
@@ -90,7 +107,10 @@ result<runtime_dir> runtime_dir::open(const std::filesystem::path& requested) {
   }
   if (auto made = make_private_dir(path); !made) return made.error();
 
-  runtime_dir dir(path);
+  // One directory, one instance: hash the canonical path, so that a symlink or another
+  // spelling of it reaches the same broker.
+  const auto canonical = std::filesystem::canonical(path, ec);
+  runtime_dir dir(ec ? path : canonical);
   if (auto made = make_private_dir(dir.rings_dir()); !made) return made.error();
   const auto socket_path = (path / "query.sock").string();
   if (socket_path.size() > k_max_socket_path) {

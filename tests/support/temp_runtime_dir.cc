@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "logwire/runtime_dir.h"
-#include "logwire/shm_segment.h"
 
 namespace logwire::testing {
 
@@ -19,12 +18,7 @@ temp_runtime_dir::temp_runtime_dir() {
 temp_runtime_dir::~temp_runtime_dir() {
   std::error_code ec;
   if (std::filesystem::exists(path_, ec)) {
-    if (auto dir = runtime_dir::open(path_)) {
-      for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind(dir->shm_prefix(), 0) == 0) shm_segment::remove(name);
-      }
-    }
+    if (auto dir = runtime_dir::open(path_)) dir->remove_shared_memory();
   }
   std::filesystem::remove_all(root_, ec);
 }

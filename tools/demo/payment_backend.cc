@@ -32,15 +32,25 @@ int main(int argc, char** argv) {
       "  at payment_service::process (payment_service.cc:41)\n"
       "  at api::payments_process (routes.cc:120)";
 
-  logs->log(level::info, "POST /api/payments/process", request,
-            {{"method", "POST"}, {"path", "/api/payments/process"}});
+  // Shown on stdout as well, so the demo can show what the backend said.
+  const auto log = [&](logwire::level severity, std::string_view message,
+                       const logwire::log_context& context,
+                       std::initializer_list<logwire::field> fields) {
+    std::cout << "  " << logwire::level_name(severity)
+              << std::string(6 - logwire::level_name(severity).size(), ' ') << message << "  ("
+              << context.request_id << (context.span_id.empty() ? "" : ", ") << context.span_id
+              << ")\n";
+    logs->log(severity, message, context, fields);
+  };
+  log(level::info, "POST /api/payments/process", request,
+      {{"method", "POST"}, {"path", "/api/payments/process"}});
   std::this_thread::sleep_for(100ms);
-  logs->log(level::debug, "User 987 processing payment", request,
-            {{"userId", 987}, {"paymentId", "pay-99"}, {"amount", 49.99}});
+  log(level::debug, "User 987 processing payment", request,
+      {{"userId", 987}, {"paymentId", "pay-99"}, {"amount", 49.99}});
   std::this_thread::sleep_for(50ms);
-  logs->log(level::error, "Payment gateway timeout", gateway_call,
-            {{"gateway", "stripe"}, {"timeoutMs", 5000}, {"retryable", true}});
+  log(level::error, "Payment gateway timeout", gateway_call,
+      {{"gateway", "stripe"}, {"timeoutMs", 5000}, {"retryable", true}});
   std::this_thread::sleep_for(50ms);
-  logs->log(level::error, "Returning 500 to client", request, {{"status", 500}});
+  log(level::error, "Returning 500 to client", request, {{"status", 500}});
   return logs->dropped() == 0 ? 0 : 1;
 }

@@ -1,6 +1,10 @@
 // logwire: the command line. `send` logs one record through the producer library, as a
 // backend would; `load` logs many, for tests and benchmarks; `query` asks the broker what
 // an agent's observe call would see.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -87,6 +91,28 @@ int run_send(const std::filesystem::path& runtime_path, const send_options& opti
   return 0;
 }
 
+int run_clear(const std::filesystem::path& runtime_path) {
+  auto dir = logwire::runtime_dir::open(runtime_path);
+  if (!dir) {
+    std::cerr << "logwire clear: " << dir.error().message << "\n";
+    return k_exit_failure;
+  }
+  // The broker's lock is free only while no broker runs; holding it keeps one from
+  // starting half-way through.
+  const int lock = ::open(dir->lock_file().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "logwire clear: a broker is running for " << dir->path().string()
+              << "; stop it first\n";
+    if (lock >= 0) ::close(lock);
+    return k_exit_failure;
+  }
+  const std::size_t removed = dir->remove_shared_memory();
+  ::close(lock);
+  std::cout << "logwire clear: removed " << removed << " shared-memory segments of "
+            << dir->path().string() << "\n";
+  return 0;
+}
+
 int run_query(const std::filesystem::path& runtime_path, const query_options& options) {
   auto dir = logwire::runtime_dir::open(runtime_path);
   if (!dir) {
@@ -161,7 +187,11 @@ int main(int argc, char** argv) {
   load_command->add_option("--message-bytes", load.message_bytes, "Message length")
       ->capture_default_str();
 
+  CLI::App* clear_command = app.add_subcommand(
+      "clear", "Forget every stored record and ring of the runtime directory (no broker may run)");
+
   CLI11_PARSE(app, argc, argv);
+  if (clear_command->parsed()) return run_clear(runtime_path);
   if (send_command->parsed()) return run_send(runtime_path, send);
   if (load_command->parsed()) {
     load.runtime_dir = runtime_path;

@@ -13,6 +13,11 @@ namespace logwire {
 
 inline constexpr std::size_t k_default_limit = 100;
 inline constexpr std::size_t k_max_limit = 1000;
+// An answer stays small enough for an agent's context: each text (message, stack trace,
+// string field) is cut at k_max_text_bytes, and the oldest records of a page are left out
+// once the page passes k_max_reply_bytes. The reply says what it cut.
+inline constexpr std::size_t k_max_text_bytes = 4096;
+inline constexpr std::size_t k_max_reply_bytes = 256 * 1024;
 
 // Checks `arguments` ({"what": "backend-logs", "service", "level", "limit", "since"}).
 // A bad one is an invalid_param error naming the parameter and what it accepts; an
@@ -21,7 +26,8 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
                                                       std::int64_t now_ns);
 
 // {"type": "backend-logs", "logs": [...], "totalCount": N, "oldestTimestamp": "..."},
-// camelCase keys, RFC 3339 times, keys without a value left out.
+// camelCase keys, RFC 3339 times, keys without a value left out; plus "omittedCount"
+// (records of the page left out for size) and "textCut" when the size bounds cut.
 ordered_json to_observe_json(const store_result& result);
 
 // One record as the agent sees it.

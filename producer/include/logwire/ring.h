@@ -56,6 +56,7 @@
 // the rest of it as a padding frame (type k_frame_padding), which the reader skips.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -157,7 +158,8 @@ struct ring_identity {
   std::uint64_t created_ns = 0;
 };
 
-// Formats a fresh ring over `segment` (k_ring_header_size + a power-of-two capacity).
+// Formats a fresh ring over `segment` (k_ring_header_size + a power-of-two capacity),
+// whose data area must be all zero, as a newly created shared-memory segment is.
 // The magic is stored last, so a reader never attaches a half-formatted ring.
 result<ring_view> format_ring(std::span<std::byte> segment, const ring_identity& identity);
 
@@ -228,21 +230,31 @@ class ring_writer {
     ring_header& h = *ring_.header;
     // head_cache is published with release after an acquire of head, so a writer that
     // trusts it also sees the reader's last reads and zeroing of the space it claims.
+    // `head` is always loaded before `tail`, so head <= tail and tail - head is the
+    // space in use; a stale (smaller) head only understates the free space.
     std::uint64_t head = h.head_cache.load(std::memory_order_acquire);
-    std::uint64_t tail = h.tail.load(std::memory_order_relaxed);
+    std::uint64_t tail = h.tail.load(std::memory_order_acquire);
     std::uint64_t padding = 0;
-    do {
+    bool head_fresh = false;
+    for (;;) {
       const std::uint64_t index = tail & mask_;
       const std::uint64_t to_end = ring_.capacity - index;
       padding = frame_size > to_end ? to_end : 0;
-      const std::uint64_t needed = padding + frame_size;
-      if (needed > ring_.capacity - (tail - head)) {
+      const std::uint64_t needed = padding + frame_size;  // < capacity / 2
+      if (tail - head > ring_.capacity - needed) {
+        if (head_fresh) return k_no_space;
         head = h.head.load(std::memory_order_acquire);
-        if (needed > ring_.capacity - (tail - head)) return k_no_space;
+        tail = h.tail.load(std::memory_order_acquire);
         h.head_cache.store(head, std::memory_order_release);
+        head_fresh = true;
+        continue;
       }
-    } while (!h.tail.compare_exchange_weak(tail, tail + padding + frame_size,
-                                           std::memory_order_acq_rel, std::memory_order_relaxed));
+      if (h.tail.compare_exchange_weak(tail, tail + needed, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        break;
+      }
+      head_fresh = false;  // others moved on; the reader may have too
+    }
     if (padding != 0) {
       std::byte* pad = ring_.data + (tail & mask_);
       store_type(pad, k_frame_padding);
@@ -270,7 +282,7 @@ class ring_reader {
   template <class OnRecord>
   std::size_t drain(OnRecord&& on_record, std::size_t max_records) {
     ring_header& h = *ring_.header;
-    const std::uint64_t head = h.head.load(std::memory_order_relaxed);
+    const std::uint64_t head = head_;
     std::uint64_t position = head;
     std::size_t delivered = 0;
     // Frames are zeroed only after the loop, so a full ring must not be read past one lap.
@@ -288,7 +300,8 @@ class ring_reader {
         // A frame no writer can have written: where the next one starts is unknowable,
         // so everything written so far is skipped and counted, and reading goes on.
         ++corrupt_frames_;
-        position = std::max(position, h.tail.load(std::memory_order_acquire));
+        const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+        position = std::max(position, std::min(tail, head + ring_.capacity));
         break;
       }
       std::uint32_t type = 0;
@@ -308,8 +321,7 @@ class ring_reader {
 
   // Bytes written or being written that the reader has not consumed.
   std::uint64_t backlog() const noexcept {
-    return ring_.header->tail.load(std::memory_order_acquire) -
-           ring_.header->head.load(std::memory_order_relaxed);
+    return ring_.header->tail.load(std::memory_order_acquire) - head_;
   }
 
   // Frame headers met that no writer can have written (each skipped with what followed).
@@ -329,6 +341,9 @@ class ring_reader {
 
   ring_view ring_;
   std::uint64_t mask_;
+  // The reader's own copy of `head`: the shared one is only written, never trusted back,
+  // since the producer process could scribble on it.
+  std::uint64_t head_;
   std::uint64_t corrupt_frames_ = 0;
 };
 

@@ -29,6 +29,11 @@ class runtime_dir {
   // Prefix of every shared-memory segment name of this instance: "logwire-<hash>-".
   const std::string& shm_prefix() const noexcept { return shm_prefix_; }
 
+  // Removes every shared-memory segment of this instance (the store and any rings) and
+  // the ring registry's entries; the caller makes sure no broker or producer runs.
+  // Returns how many segments were removed.
+  std::size_t remove_shared_memory() const;
+
  private:
   explicit runtime_dir(std::filesystem::path path);
 

@@ -1,0 +1,22 @@
+// Reads back the records in a producer's ring, as the broker would, for tests of what a
+// producer wrote.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "logwire/logwire_generated.h"
+
+namespace logwire::testing {
+
+struct ring_record {
+  std::vector<std::byte> bytes;
+  const wire::Record* operator->() const {
+    return flatbuffers::GetRoot<wire::Record>(bytes.data());
+  }
+};
+
+// Drains and returns every committed record in the named ring segment.
+std::vector<ring_record> drain_ring(const std::string& segment_name);
+
+}  // namespace logwire::testing
