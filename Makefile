@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test bench test-asan test-tsan format clean
+.PHONY: all deps build demo test bench soak test-asan test-tsan format clean
 
 all: build
 
@@ -25,12 +25,17 @@ test: build
 bench: build
 	@tools/bench.sh $(BUILD)/bin
 
+# Long runs that do not belong in `make test`: the fuzzers for 10 minutes each, the kill
+# tests over and over.
+soak: build
+	@tools/soak.sh $(BUILD)
+
 # The tests under AddressSanitizer + UBSan, and under ThreadSanitizer.
 test-asan:
-	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DLOGWIRE_ASAN=ON -DLOGWIRE_BUILD_BENCH=OFF"
+	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DLOGWIRE_ASAN=ON -DLOGWIRE_BUILD_BENCH=OFF -DLOGWIRE_FUZZ_SECONDS=10"
 
 test-tsan:
-	@$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DLOGWIRE_TSAN=ON -DLOGWIRE_BUILD_BENCH=OFF"
+	@$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DLOGWIRE_TSAN=ON -DLOGWIRE_BUILD_BENCH=OFF -DLOGWIRE_FUZZ_SECONDS=10"
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

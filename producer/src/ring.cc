@@ -78,7 +78,7 @@ result<ring_view> attach_ring(std::span<std::byte> segment) {
   }
   const std::uint64_t head = header->head.load(std::memory_order_acquire);
   const std::uint64_t tail = header->tail.load(std::memory_order_acquire);
-  if (tail - head > capacity || head % k_frame_alignment != 0) {
+  if (tail - head > capacity || head % k_frame_alignment != 0 || tail % k_frame_alignment != 0) {
     return error{errc::incompatible, "ring positions are inconsistent"};
   }
   return ring_view{header, segment.data() + k_ring_header_size, capacity};
@@ -90,38 +90,40 @@ ring_reader::ring_reader(ring_view ring) noexcept
       head_(ring.header->head.load(std::memory_order_acquire)) {
   const std::uint64_t tail = ring_.header->tail.load(std::memory_order_acquire);
   const std::uint64_t intent = ring_.header->head_intent.load(std::memory_order_relaxed);
-  if (intent > head_ && intent <= tail && intent % k_frame_alignment == 0) release(head_, intent);
+  const std::uint64_t intended = intent - head_;
+  if (intended != 0 && intended <= tail - head_ && tail - head_ <= ring_.capacity &&
+      intended % k_frame_alignment == 0) {
+    release(head_, intent);
+  }
 }
 
 bool ring_reader::skip_abandoned() noexcept {
-  ring_header& h = *ring_.header;
   const std::uint64_t head = head_;
-  const std::uint64_t tail =
-      std::min(h.tail.load(std::memory_order_acquire), head + ring_.capacity);
-  if (head == tail) return false;
+  const std::uint64_t written = written_since(head);
+  if (written == 0) return false;
   const std::uint64_t index = head & mask_;
   const std::int32_t length =
       std::atomic_ref<std::int32_t>(*reinterpret_cast<std::int32_t*>(ring_.data + index))
           .load(std::memory_order_acquire);
   if (length > 0) return false;  // committed: drain() takes it
-  std::uint64_t next = tail;
+  std::uint64_t skip = written;
   if (length < 0) {
     const std::uint64_t size =
         (static_cast<std::uint64_t>(-static_cast<std::int64_t>(length)) + k_frame_alignment - 1) &
         ~(k_frame_alignment - 1);
-    if (size >= k_frame_header_size && size <= ring_.capacity - index && size <= tail - head) {
-      next = head + size;
+    if (size >= k_frame_header_size && size <= ring_.capacity - index && size <= written) {
+      skip = size;
     }
   } else {
-    next = head + k_frame_alignment;
-    while (next < tail) {
+    skip = k_frame_alignment;
+    while (skip < written) {
       std::uint64_t word = 0;
-      std::memcpy(&word, ring_.data + (next & mask_), sizeof word);
+      std::memcpy(&word, ring_.data + ((head + skip) & mask_), sizeof word);
       if (word != 0) break;
-      next += k_frame_alignment;
+      skip += k_frame_alignment;
     }
   }
-  release(head, next);
+  release(head, head + skip);
   return true;
 }
 

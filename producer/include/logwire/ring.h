@@ -281,7 +281,6 @@ class ring_reader {
   // valid only during the call. Returns the number of records delivered.
   template <class OnRecord>
   std::size_t drain(OnRecord&& on_record, std::size_t max_records) {
-    ring_header& h = *ring_.header;
     const std::uint64_t head = head_;
     std::uint64_t position = head;
     std::size_t delivered = 0;
@@ -300,8 +299,8 @@ class ring_reader {
         // A frame no writer can have written: where the next one starts is unknowable,
         // so everything written so far is skipped and counted, and reading goes on.
         ++corrupt_frames_;
-        const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
-        position = std::max(position, std::min(tail, head + ring_.capacity));
+        const std::uint64_t written = written_since(head);
+        if (written > position - head) position = head + written;
         break;
       }
       std::uint32_t type = 0;
@@ -338,6 +337,13 @@ class ring_reader {
   // Zeroes [from, to) and then advances head, recording the intent first so that a
   // reader killed half-way is completed by the next one.
   void release(std::uint64_t from, std::uint64_t to) noexcept;
+
+  // Bytes claimed past `head`, as far as the (untrusted) shared tail says: at most one
+  // lap, whole frames only. Differences, not sums, so no position can wrap around.
+  std::uint64_t written_since(std::uint64_t head) const noexcept {
+    const std::uint64_t tail = ring_.header->tail.load(std::memory_order_acquire);
+    return std::min(tail - head, ring_.capacity) & ~(k_frame_alignment - 1);
+  }
 
   ring_view ring_;
   std::uint64_t mask_;
