@@ -107,3 +107,29 @@ TEST(producer, field_keeps_the_type_it_was_given) {
 
 }  // namespace
 }  // namespace logwire
+
+namespace logwire {
+namespace {
+
+TEST(producer, takes_its_ring_size_from_the_environment_when_not_given) {
+  testing::temp_runtime_dir temp;
+  ::setenv("LOGWIRE_RING_BYTES", "131072", 1);
+  auto logs = producer::open({.service = "svc", .runtime_dir = temp.path()});
+  ::unsetenv("LOGWIRE_RING_BYTES");
+  ASSERT_TRUE(logs) << logs.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + logs->ring_name()).c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::size_t>(st.st_size), ring_segment_size(131072));
+}
+
+TEST(producer, refuses_a_ring_size_in_the_environment_that_is_not_a_number) {
+  testing::temp_runtime_dir temp;
+  ::setenv("LOGWIRE_RING_BYTES", "64M", 1);
+  const auto logs = producer::open({.service = "svc", .runtime_dir = temp.path()});
+  ::unsetenv("LOGWIRE_RING_BYTES");
+  ASSERT_FALSE(logs);
+  EXPECT_NE(logs.error().message.find("LOGWIRE_RING_BYTES"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace logwire

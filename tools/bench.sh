@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: runs every benchmark and prints the machine it ran on.
+# `make bench`: every benchmark, with the machine and date they ran on. The figures in
+# README.md come from here.
 set -euo pipefail
 bin=$(cd "${1:-build/bin}" && pwd)
 shift || true
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "date:    $(date -u +%Y-%m-%d)"
-"$bin/log_call_bench" --benchmark_min_time=1 "$@"
+for bench in log_call_bench drain_bench end_to_end_bench; do
+  echo
+  echo "== $bench"
+  "$bin/$bench" "$@"
+done

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <stop_token>
@@ -44,6 +47,19 @@ result<void> check_service_name(std::string_view service) {
     }
   }
   return {};
+}
+
+result<std::size_t> ring_bytes_for(std::size_t requested) {
+  if (requested != 0) return requested;
+  const char* env = std::getenv("LOGWIRE_RING_BYTES");
+  if (env == nullptr || *env == '\0') return k_default_ring_bytes;
+  std::size_t bytes = 0;
+  const auto [end, failure] = std::from_chars(env, env + std::strlen(env), bytes);
+  if (failure != std::errc() || *end != '\0' || bytes == 0) {
+    return error{errc::invalid_argument,
+                 std::string("LOGWIRE_RING_BYTES must be a number of bytes, got '") + env + "'"};
+  }
+  return bytes;
 }
 
 std::string host_name() {
@@ -135,7 +151,9 @@ result<producer> producer::open(producer_options options) {
 
   const wire::InstanceId id = random_instance_id();
   const auto identity = encode_identity(options.service, id);
-  const std::uint64_t capacity = ring_capacity_for(options.ring_bytes);
+  auto ring_bytes = ring_bytes_for(options.ring_bytes);
+  if (!ring_bytes) return ring_bytes.error();
+  const std::uint64_t capacity = ring_capacity_for(*ring_bytes);
   const std::string name = dir->shm_prefix() + std::to_string(::getpid()) + "-" + hex(id.hi());
 
   auto segment = shm_segment::create(name, ring_segment_size(capacity));

@@ -132,8 +132,12 @@ void ring_reader::release(std::uint64_t from, std::uint64_t to) noexcept {
   // The intent must be in memory before any byte is zeroed: a reader killed half-way is
   // then completed by the next one. The fence keeps the plain stores of the zeroing
   // after the intent, for the compiler and for the processor.
+#if defined(__SANITIZE_THREAD__)
+  h.head_intent.store(to, std::memory_order_seq_cst);  // ThreadSanitizer does not take fences
+#else
   h.head_intent.store(to, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   zero_range(ring_, from, to);
   h.head.store(to, std::memory_order_release);
   head_ = to;

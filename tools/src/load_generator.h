@@ -15,7 +15,7 @@ struct load_options {
   std::uint64_t count = 1000;  // per thread
   double rate = 0;             // records per second over all threads; 0: as fast as possible
   unsigned threads = 1;
-  std::size_t ring_bytes = 64 * 1024 * 1024;
+  std::size_t ring_bytes = 0;  // 0: the producer's default
   std::size_t message_bytes = 40;
 };
 

@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
   load_command->add_option("--threads", load.threads, "Logging threads")
       ->check(CLI::Range(1u, 256u))
       ->capture_default_str();
-  load_command->add_option("--ring-bytes", load.ring_bytes, "Ring size")->capture_default_str();
+  load_command->add_option("--ring-bytes", load.ring_bytes,
+                           "Ring size (default $LOGWIRE_RING_BYTES or 64 MiB)");
   load_command->add_option("--message-bytes", load.message_bytes, "Message length")
       ->capture_default_str();
 

@@ -92,10 +92,14 @@ struct record_view {
   std::string_view service;       // empty: the producer's service
 };
 
+inline constexpr std::size_t k_default_ring_bytes = 64 * 1024 * 1024;
+
 struct producer_options {
   std::string service;
-  std::filesystem::path runtime_dir;          // empty: runtime_dir::default_path()
-  std::size_t ring_bytes = 64 * 1024 * 1024;  // rounded down to a power of two
+  std::filesystem::path runtime_dir;  // empty: runtime_dir::default_path()
+  // Ring size, rounded down to a power of two (64 KiB to 1 GiB); 0: $LOGWIRE_RING_BYTES,
+  // else k_default_ring_bytes.
+  std::size_t ring_bytes = 0;
 };
 
 // Thread-safety: log() and write() may be called from any number of threads at once;
