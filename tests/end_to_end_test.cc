@@ -13,6 +13,7 @@
 
 #include "support/child_process.h"
 #include "support/temp_runtime_dir.h"
+#include "support/wait_for.h"
 
 namespace logwire {
 namespace {
@@ -21,21 +22,13 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::binary_path;
 using testing::child_process;
+using testing::wait_for;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
 }
 
 class end_to_end : public ::testing::Test {

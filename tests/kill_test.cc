@@ -16,6 +16,7 @@
 #include "logwire/timestamp.h"
 #include "support/child_process.h"
 #include "support/temp_runtime_dir.h"
+#include "support/wait_for.h"
 
 namespace logwire {
 namespace {
@@ -23,21 +24,13 @@ namespace {
 using namespace std::chrono_literals;
 using testing::binary_path;
 using testing::child_process;
+using testing::wait_for;
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 constexpr bool k_sanitized = true;  // the processes run several times slower
 #else
 constexpr bool k_sanitized = false;
 #endif
-
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
 
 class kill_test : public ::testing::Test {
  protected:

@@ -249,7 +249,7 @@ TEST_F(store_persistence, a_torn_tail_left_by_a_crash_is_cut_off) {
     add(*records, 1, "whole");
   }
   // A writer killed mid-entry: bytes past the tail that were never committed.
-  auto segment = shm_segment::open(dir_.shm_prefix() + "store").value();
+  auto segment = shm_segment::open(dir_.store_segment()).value();
   auto* header = reinterpret_cast<log_header*>(segment.bytes().data());
   std::memset(segment.bytes().data() + k_log_header_size + header->tail.load(), 0xab, 64);
   header->tail.store(header->tail.load() + 64);  // and a tail that claims them

@@ -15,7 +15,7 @@ store::store(record_log log) : log_(std::move(log)), recovered_(log_.recovered()
 
 result<std::unique_ptr<store>> store::open(const runtime_dir& dir, store_options options,
                                            std::int64_t now_ns) {
-  auto log = record_log::open(dir.shm_prefix() + "store", options.capacity_bytes, now_ns);
+  auto log = record_log::open(dir.store_segment(), options.capacity_bytes, now_ns);
   if (!log) return log.error();
   return std::unique_ptr<store>(new store(std::move(*log)));
 }

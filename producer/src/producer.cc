@@ -68,14 +68,6 @@ std::string host_name() {
   return name.data();
 }
 
-std::string hex(std::uint64_t value) {
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4)
-    out[static_cast<std::size_t>(i)] = k_digits[value & 0xf];
-  return out;
-}
-
 wire::InstanceId random_instance_id() {
   std::random_device entropy;
   const auto draw = [&entropy] {
@@ -154,7 +146,7 @@ result<producer> producer::open(producer_options options) {
   auto ring_bytes = ring_bytes_for(options.ring_bytes);
   if (!ring_bytes) return ring_bytes.error();
   const std::uint64_t capacity = ring_capacity_for(*ring_bytes);
-  const std::string name = dir->shm_prefix() + std::to_string(::getpid()) + "-" + hex(id.hi());
+  const std::string name = dir->ring_segment(::getpid(), id.hi());
 
   auto segment = shm_segment::create(name, ring_segment_size(capacity));
   if (!segment) return segment.error();

@@ -67,6 +67,10 @@ result<void> make_private_dir(const std::filesystem::path& dir) {
 runtime_dir::runtime_dir(std::filesystem::path path)
     : path_(std::move(path)), shm_prefix_("logwire-" + hex64(fnv1a(path_.string())) + "-") {}
 
+std::string runtime_dir::ring_segment(std::int64_t pid, std::uint64_t instance) const {
+  return shm_prefix_ + std::to_string(pid) + "-" + hex64(instance);
+}
+
 std::size_t runtime_dir::remove_shared_memory() const {
   std::size_t removed = 0;
   std::error_code ec;

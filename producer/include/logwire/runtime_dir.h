@@ -3,6 +3,7 @@
 // different directories (two tests, two projects) never see each other.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -28,6 +29,10 @@ class runtime_dir {
   std::string query_endpoint() const { return "ipc://" + (path_ / "query.sock").string(); }
   // Prefix of every shared-memory segment name of this instance: "logwire-<hash>-".
   const std::string& shm_prefix() const noexcept { return shm_prefix_; }
+  // The segment of one producer's ring: "<prefix><pid>-<instance, 16 hex digits>".
+  std::string ring_segment(std::int64_t pid, std::uint64_t instance) const;
+  // The segment of the broker's store: "<prefix>store".
+  std::string store_segment() const { return shm_prefix_ + "store"; }
 
   // Removes every shared-memory segment of this instance (the store and any rings) and
   // the ring registry's entries; the caller makes sure no broker or producer runs.
