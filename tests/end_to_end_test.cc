@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/broker_ready.h"
 #include "support/child_process.h"
 #include "support/temp_runtime_dir.h"
 #include "support/wait_for.h"
@@ -37,8 +38,7 @@ class end_to_end : public ::testing::Test {
     auto broker = std::make_unique<child_process>(
         std::vector<std::string>{binary_path("logwire-broker"), "--runtime-dir", runtime_.string()},
         child_process::options{.stderr_file = runtime_.log_file(log_name).string()});
-    const bool ready =
-        wait_for([&] { return std::filesystem::exists(runtime_.path() / "query.sock"); }, 5s);
+    const bool ready = testing::broker_answers(runtime_.path(), 10s);
     EXPECT_TRUE(ready) << "broker did not start:\n" << read_file(runtime_.log_file(log_name));
     return broker;
   }

@@ -14,6 +14,7 @@
 #include "logwire/runtime_dir.h"
 #include "logwire/store.h"
 #include "logwire/timestamp.h"
+#include "support/broker_ready.h"
 #include "support/child_process.h"
 #include "support/temp_runtime_dir.h"
 #include "support/wait_for.h"
@@ -38,8 +39,7 @@ class kill_test : public ::testing::Test {
     auto broker = std::make_unique<child_process>(
         std::vector<std::string>{binary_path("logwire-broker"), "--runtime-dir", runtime_.string()},
         child_process::options{.stderr_file = runtime_.log_file("broker").string()});
-    EXPECT_TRUE(
-        wait_for([&] { return std::filesystem::exists(runtime_.path() / "query.sock"); }, 10s));
+    EXPECT_TRUE(testing::broker_answers(runtime_.path(), 10s));
     return broker;
   }
 

@@ -57,6 +57,15 @@ void drain_loop(logwire::ring_drain& drain, const std::atomic<bool>& stop) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Stop signals are taken by sigwait() in this thread only: blocked before anything else,
+  // so one that arrives while the broker is still starting stops it cleanly too.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
   CLI::App app{
       "logwire-broker: collects backend logs from shared-memory rings and answers "
       "the agent's queries"};
@@ -81,14 +90,6 @@ int main(int argc, char** argv) {
     return lock.error().code == logwire::errc::already_running ? k_exit_already_running
                                                                : k_exit_failure;
   }
-
-  // Signals are taken by sigwait() in this thread only: blocked before any thread starts.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
 
   auto opened = logwire::store::open(*dir, {}, logwire::unix_now_ns());
   if (!opened) {
