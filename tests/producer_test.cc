@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "logwire/logwire_generated.h"
+#include "logwire/process_identity.h"
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
@@ -129,6 +132,57 @@ TEST(producer, refuses_a_ring_size_in_the_environment_that_is_not_a_number) {
   ::unsetenv("LOGWIRE_RING_BYTES");
   ASSERT_FALSE(logs);
   EXPECT_NE(logs.error().message.find("LOGWIRE_RING_BYTES"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace logwire
+
+namespace logwire {
+namespace {
+
+TEST(process_identity, tells_a_live_process_from_one_that_reuses_its_pid) {
+  const pid_t self = ::getpid();
+  const std::uint64_t start = process_start_time(self);
+  ASSERT_NE(start, 0u);
+  EXPECT_TRUE(process_running(self, start));
+  EXPECT_FALSE(process_running(self, start + 1)) << "same pid, another start time";
+}
+
+TEST(process_identity, a_zombie_is_not_running) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  // Not reaped yet: a zombie, which kill(pid, 0) still finds.
+  for (int i = 0; i < 200 && process_running(child, 0); ++i) ::usleep(5000);
+  EXPECT_FALSE(process_running(child, 0));
+  int status = 0;
+  ::waitpid(child, &status, 0);
+}
+
+TEST(producer, records_its_start_time_in_the_ring) {
+  testing::temp_runtime_dir temp;
+  auto logs =
+      producer::open({.service = "svc", .runtime_dir = temp.path(), .ring_bytes = 1 << 20}).value();
+  auto segment = shm_segment::open(logs.ring_name()).value();
+  const auto ring = attach_ring(segment.bytes()).value();
+  EXPECT_EQ(ring.header->owner_start, process_start_time(::getpid()));
+  EXPECT_NE(ring.header->owner_start, 0u);
+}
+
+}  // namespace
+}  // namespace logwire
+
+namespace logwire {
+namespace {
+
+TEST(producer, refuses_and_counts_more_fields_than_the_broker_accepts) {
+  testing::temp_runtime_dir temp;
+  auto logs = producer::open({.service = "svc", .runtime_dir = temp.path(), .ring_bytes = 64 << 20})
+                  .value();
+  std::vector<field> fields(k_max_record_fields + 1, field("k", 1));
+  EXPECT_FALSE(logs.write({.message = "too many", .fields = fields}));
+  EXPECT_EQ(logs.dropped(), 1u);
+  fields.pop_back();
+  EXPECT_TRUE(logs.write({.message = "just enough", .fields = fields}));
 }
 
 }  // namespace

@@ -134,8 +134,9 @@ bool record_log::evict_oldest(const std::function<void(const log_entry&)>& on_ev
   const auto* frame = reinterpret_cast<const log_entry_header*>(data_ + (head & mask_));
   if (frame->type != k_entry_type_padding && on_evict) on_evict(at(head));
   head += align8(frame->length);
-  // Stored before the freed space is written again.
+  // Stored before the freed space is written again (and kept before those writes).
   header_->head.store(head, std::memory_order_release);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   return true;
 }
 

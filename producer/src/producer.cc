@@ -154,6 +154,7 @@ result<producer> producer::open(producer_options options) {
       segment->bytes(),
       {.producer_identity = {reinterpret_cast<const std::byte*>(identity.data()), identity.size()},
        .owner_pid = static_cast<std::int32_t>(::getpid()),
+       .owner_start = process_start_time(::getpid()),
        .created_ns = static_cast<std::uint64_t>(now_ns())});
   if (!ring) {
     shm_segment::remove(name);
@@ -184,6 +185,10 @@ bool producer::write(const record_view& record) noexcept {
   // cache line back from the draining broker's core.
   const record_writer encoded(*view, record.timestamp_ns != 0 ? record.timestamp_ns : now);
   const std::size_t size = encoded.size();
+  if (size > k_max_record_bytes || view->fields.size() > k_max_record_fields) {
+    impl_->writer.count_drop(static_cast<std::uint64_t>(now));
+    return false;
+  }
   thread_local std::vector<std::uint64_t> buffer(k_initial_buffer_words);  // 8-aligned
   if (size > buffer.size() * sizeof(std::uint64_t)) {
     try {

@@ -19,4 +19,8 @@ struct ring_record {
 // Drains and returns every committed record in the named ring segment.
 std::vector<ring_record> drain_ring(const std::string& segment_name);
 
+// The committed records of a ring, read from a copy of its segment: the ring itself is
+// left as it was, for the broker.
+std::vector<ring_record> snapshot_ring(const std::string& segment_name);
+
 }  // namespace logwire::testing

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "logwire/level.h"
+#include "logwire/producer.h"
 
 namespace logwire {
 
@@ -30,10 +31,10 @@ struct log_record {
   std::int64_t receive_ns = 0;
 };
 
-// Bounds on what one record from an untrusted producer may contain.
-inline constexpr std::size_t k_max_record_bytes = 16 * 1024 * 1024;
+// Bounds on what one record from an untrusted producer may contain (the sizes are the
+// producer's own, so nothing a producer accepts is refused here).
 inline constexpr unsigned k_max_record_depth = 8;
-inline constexpr unsigned k_max_record_tables = 100'000;
+inline constexpr unsigned k_max_record_tables = k_max_record_fields + 16;
 
 // True when `bytes` is a well-formed FlatBuffers logwire.wire.Record within the bounds
 // above; nothing else may be decoded.

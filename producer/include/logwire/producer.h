@@ -93,6 +93,10 @@ struct record_view {
 };
 
 inline constexpr std::size_t k_default_ring_bytes = 64 * 1024 * 1024;
+// The most a record may hold; the broker refuses anything past these as malformed, so
+// the producer refuses (and counts) it first.
+inline constexpr std::size_t k_max_record_bytes = 16 * 1024 * 1024;
+inline constexpr std::size_t k_max_record_fields = 10'000;
 
 struct producer_options {
   std::string service;
