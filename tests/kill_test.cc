@@ -111,14 +111,18 @@ TEST_F(kill_test, a_broker_killed_and_restarted_twenty_times_loses_and_repeats_n
     producers.push_back(start_load("load-" + std::to_string(p), count, rate, k_threads));
   }
   std::uniform_int_distribution<int> run_ms(5, 60);
+  std::uniform_int_distribution<int> catch_up_ms(0, 10);
   std::uniform_int_distribution<int> down_ms(0, 50);
-  std::uniform_int_distribution<int> long_outage(0, 4);
+  std::uniform_int_distribution<int> long_outage(0, 2);
+  bool backlog = false;
   for (int kill = 0; kill < k_kills; ++kill) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(random_)));
+    // After a long outage the restarted broker is busy with the backlog: kill it then.
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(backlog ? catch_up_ms(random_) : run_ms(random_)));
     broker->send_signal(SIGKILL);
     ASSERT_TRUE(broker->wait(5s));
-    const int down = long_outage(random_) == 0 ? 300 : down_ms(random_);
-    std::this_thread::sleep_for(std::chrono::milliseconds(down));
+    backlog = long_outage(random_) == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(backlog ? 300 : down_ms(random_)));
     broker = start_broker();
   }
   for (auto& producer : producers) {
