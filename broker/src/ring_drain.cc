@@ -155,7 +155,11 @@ std::size_t ring_drain::drain(attached_ring& ring, std::int64_t now_ns) {
 void ring_drain::report_problems(attached_ring& ring, std::int64_t now_ns) {
   ring_header& h = *ring.view.header;
   const std::uint64_t dropped = h.dropped.load(std::memory_order_relaxed);
-  const std::uint64_t reported = h.drops_reported.load(std::memory_order_relaxed);
+  // A broker killed after noting drops but before marking them reported left the note
+  // in the store: count from whichever says more.
+  const std::uint64_t reported =
+      std::max(h.drops_reported.load(std::memory_order_relaxed),
+               store_.last_sequence(ring.producer.instance, entry_kind::dropped).value_or(0));
   if (dropped > reported) {
     const auto first = static_cast<std::int64_t>(h.drop_first_ns.load(std::memory_order_relaxed));
     const auto last = static_cast<std::int64_t>(h.drop_last_ns.load(std::memory_order_relaxed));

@@ -7,7 +7,9 @@
 //   spdlog::default_logger()->sinks().push_back(std::make_shared<logwire::spdlog_sink>(logs));
 //
 // Header-only, so the producer library does not depend on spdlog; link the
-// logwire::spdlog_sink target (or spdlog yourself) to use it.
+// logwire::spdlog_sink target (or spdlog yourself) to use it. Behind spdlog's async
+// logger the sink runs on spdlog's worker thread, where no request_scope is set: use a
+// synchronous logger for this sink (logwire's own call does not block either).
 #pragma once
 
 #include <spdlog/details/null_mutex.h>
