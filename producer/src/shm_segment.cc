@@ -19,8 +19,8 @@ result<shm_segment> shm_segment::create(const std::string& name, std::size_t siz
     object.truncate(static_cast<bip::offset_t>(size));
     // Reserve the pages now: a tmpfs that runs out later would kill the writer with
     // SIGBUS in the middle of a log call; here it is an error the caller can report.
-    const int reserve = ::posix_fallocate(object.get_mapping_handle().handle, 0,
-                                          static_cast<off_t>(size));
+    const int reserve =
+        ::posix_fallocate(object.get_mapping_handle().handle, 0, static_cast<off_t>(size));
     if (reserve != 0) {
       bip::shared_memory_object::remove(name.c_str());
       return error{errc::io_error, "cannot reserve " + std::to_string(size >> 20) +

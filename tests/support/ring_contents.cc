@@ -8,32 +8,13 @@
 #include "logwire/shm_segment.h"
 
 namespace logwire::testing {
+namespace {
 
-std::vector<ring_record> drain_ring(const std::string& segment_name) {
+// Every committed record of a ring segment's bytes (consumed from those bytes).
+std::vector<ring_record> read_records(std::span<std::byte> bytes) {
   std::vector<ring_record> records;
-  auto segment = shm_segment::open(segment_name);
-  EXPECT_TRUE(segment) << segment_name;
-  if (!segment) return records;
-  auto view = attach_ring(segment->bytes());
+  auto view = attach_ring(bytes);
   EXPECT_TRUE(view);
-  if (!view) return records;
-  ring_reader reader(*view);
-  reader.drain(
-      [&](std::span<const std::byte> p, std::uint64_t) {
-        records.push_back({std::vector<std::byte>(p.begin(), p.end())});
-      },
-      1'000'000);
-  return records;
-}
-
-std::vector<ring_record> snapshot_ring(const std::string& segment_name) {
-  std::vector<ring_record> records;
-  auto segment = shm_segment::open(segment_name);
-  if (!segment) return records;
-  std::vector<std::uint64_t> copy(segment->bytes().size() / sizeof(std::uint64_t) + 1);
-  auto* bytes = reinterpret_cast<std::byte*>(copy.data());
-  std::memcpy(bytes, segment->bytes().data(), segment->bytes().size());
-  auto view = attach_ring({bytes, segment->bytes().size()});
   if (!view) return records;
   ring_reader reader(*view);
   reader.drain(
@@ -42,6 +23,23 @@ std::vector<ring_record> snapshot_ring(const std::string& segment_name) {
       },
       100'000'000);
   return records;
+}
+
+}  // namespace
+
+std::vector<ring_record> drain_ring(const std::string& segment_name) {
+  auto segment = shm_segment::open(segment_name);
+  EXPECT_TRUE(segment) << segment_name;
+  return segment ? read_records(segment->bytes()) : std::vector<ring_record>{};
+}
+
+std::vector<ring_record> snapshot_ring(const std::string& segment_name) {
+  auto segment = shm_segment::open(segment_name);
+  if (!segment) return {};
+  std::vector<std::uint64_t> copy(segment->bytes().size() / sizeof(std::uint64_t) + 1);
+  auto* bytes = reinterpret_cast<std::byte*>(copy.data());
+  std::memcpy(bytes, segment->bytes().data(), segment->bytes().size());
+  return read_records({bytes, segment->bytes().size()});
 }
 
 }  // namespace logwire::testing
