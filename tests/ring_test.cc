@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,6 +42,25 @@ class ring_fixture : public ::testing::Test {
         },
         max);
     return out;
+  }
+
+  // Starts `threads` writers, each writing payload(t, i) for i below `per_thread` and
+  // retrying while the ring is full; `done` counts the writers that have finished.
+  std::vector<std::thread> start_writers(int threads, int per_thread,
+                                         std::function<std::string(int, int)> payload,
+                                         std::atomic<int>& done) {
+    std::vector<std::thread> writers;
+    for (int t = 0; t < threads; ++t) {
+      writers.emplace_back([this, t, per_thread, payload, &done] {
+        ring_writer writer(ring_);
+        for (int i = 0; i < per_thread; ++i) {
+          const std::string text = payload(t, i);
+          while (writer.write(bytes(text), 1) != write_status::written) std::this_thread::yield();
+        }
+        done.fetch_add(1);
+      });
+    }
+    return writers;
   }
 
   std::unique_ptr<std::byte, free_deleter> memory_;
@@ -237,17 +257,9 @@ TEST_F(ring_fixture, many_threads_write_while_one_reads_and_nothing_is_lost_or_r
   constexpr int k_per_thread = 20'000;
 #endif
   std::atomic<int> writers_done{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < k_threads; ++t) {
-    writers.emplace_back([&, t] {
-      ring_writer writer(ring_);
-      for (int i = 0; i < k_per_thread; ++i) {
-        const std::string payload = std::to_string(t) + ":" + std::to_string(i);
-        while (writer.write(bytes(payload), 1) != write_status::written) std::this_thread::yield();
-      }
-      writers_done.fetch_add(1);
-    });
-  }
+  auto writers = start_writers(
+      k_threads, k_per_thread,
+      [](int t, int i) { return std::to_string(t) + ":" + std::to_string(i); }, writers_done);
   std::vector<int> next(k_threads, 0);
   ring_reader reader(ring_);
   int received = 0;
@@ -279,20 +291,15 @@ TEST_F(ring_fixture, more_writers_than_cores_against_a_slow_reader_never_overwri
   constexpr int k_per_thread = 60'000;
 #endif
   std::atomic<int> writers_done{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < k_threads; ++t) {
-    writers.emplace_back([&, t] {
-      ring_writer writer(ring_);
-      for (int i = 0; i < k_per_thread; ++i) {
-        // Varying lengths move the wrap point; the payload checks itself.
+  // Varying lengths move the wrap point; the payload checks itself.
+  auto writers = start_writers(
+      k_threads, k_per_thread,
+      [](int t, int i) {
         const std::string body(static_cast<std::size_t>((i * 37 + t * 11) % 300),
                                static_cast<char>('a' + t));
-        const std::string payload = std::to_string(t) + ":" + std::to_string(i) + ":" + body;
-        while (writer.write(bytes(payload), 1) != write_status::written) std::this_thread::yield();
-      }
-      writers_done.fetch_add(1);
-    });
-  }
+        return std::to_string(t) + ":" + std::to_string(i) + ":" + body;
+      },
+      writers_done);
   ring_reader reader(ring_);
   std::vector<int> next(k_threads, 0);
   int received = 0;
