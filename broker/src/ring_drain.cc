@@ -122,21 +122,20 @@ std::size_t ring_drain::poll(std::int64_t now_ns) {
 }
 
 std::size_t ring_drain::drain(attached_ring& ring, std::int64_t now_ns) {
-  std::vector<std::byte> copy;
   const std::size_t moved = ring.reader.drain(
       [&](std::span<const std::byte> payload, std::uint64_t position) {
         // Copied out before verifying: the producer can still write the shared bytes.
-        copy.assign(payload.begin(), payload.end());
-        if (!verify_record(copy)) {
+        copy_.assign(payload.begin(), payload.end());
+        if (!verify_record(copy_)) {
           ++ring.rejected;
           return;
         }
         // The ring position is the sequence: a record taken before a broker crash, and
         // found again in the ring after it, is a duplicate the store refuses.
-        store_.insert(copy, {.service = ring.producer.service,
-                             .receive_ns = now_ns,
-                             .instance = ring.producer.instance,
-                             .sequence = position});
+        store_.insert(copy_, {.service = ring.producer.service,
+                              .receive_ns = now_ns,
+                              .instance = ring.producer.instance,
+                              .sequence = position});
       },
       k_records_per_ring_per_poll);
   if (moved == 0 && ring.reader.backlog() != 0 && ring.writer_gone(now_ns) &&

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "logwire/record_encoder.h"
 #include "logwire/runtime_dir.h"
@@ -47,6 +48,7 @@ class ring_drain {
   runtime_dir dir_;
   store& store_;
   record_encoder encoder_;
+  std::vector<std::byte> copy_;  // a record copied out of a ring; reused, so no allocation per poll
   std::map<std::string, std::unique_ptr<attached_ring>> rings_;
   std::set<std::string> unreadable_;  // segments already reported as not a ring
   std::int64_t next_scan_ns_ = 0;
