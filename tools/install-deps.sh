@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   jq
+  python3 python3-zmq python3-flatbuffers python3-pytest
 )
 
 missing=()

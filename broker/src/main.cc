@@ -1,5 +1,6 @@
-// logwire-broker: drains the producers' rings into the store and answers queries, one
-// instance per runtime directory, until SIGINT or SIGTERM.
+// logwire-broker: drains the producers' rings into the store, takes remote producers'
+// records over ZeroMQ, and answers queries; one instance per runtime directory, until
+// SIGINT or SIGTERM.
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -8,14 +9,17 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "instance_lock.h"
+#include "logwire/remote_protocol.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/store.h"
 #include "logwire/timestamp.h"
 #include "logwire/version.h"
 #include "query_server.h"
+#include "remote_listener.h"
 #include "ring_drain.h"
 
 namespace {
@@ -67,12 +71,18 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{
-      "logwire-broker: collects backend logs from shared-memory rings and answers "
+      "logwire-broker: collects backend logs from shared-memory rings and ZeroMQ and answers "
       "the agent's queries"};
   std::string runtime_path;
   app.add_option("--runtime-dir", runtime_path,
                  "Runtime directory (default $LOGWIRE_RUNTIME_DIR, $XDG_RUNTIME_DIR/logwire or "
                  "/tmp/logwire-$UID)");
+  std::string listen{logwire::remote::k_default_listen};
+  const CLI::Option* listen_option = app.add_option(
+      "--listen", listen,
+      "ZeroMQ endpoint for remote producers (default tcp://127.0.0.1:7717; port 0 picks one; "
+      "'none' to take none). An address beyond loopback lets any host that reaches it send "
+      "logs");
   app.set_version_flag("--version", logwire::k_library_version);
   CLI11_PARSE(app, argc, argv);
 
@@ -104,17 +114,44 @@ int main(int argc, char** argv) {
     spdlog::error("{}", server.error().message);
     return k_exit_failure;
   }
+  // The default port is a convenience: if another broker (another runtime directory)
+  // holds it, this one runs without remote producers. A port asked for must be had.
+  std::optional<logwire::remote_listener> remote;
+  if (listen != "none") {
+    auto bound = logwire::remote_listener::bind(listen, records);
+    if (!bound) {
+      if (listen_option->count() > 0) {
+        spdlog::error("{}", bound.error().message);
+        return k_exit_failure;
+      }
+      spdlog::warn("{}; remote producers cannot connect (use --listen)", bound.error().message);
+    } else {
+      remote.emplace(std::move(*bound));
+      if (!logwire::loopback_endpoint(remote->endpoint())) {
+        spdlog::warn(
+            "listening for producers on {}, beyond loopback: any host that reaches it can send "
+            "logs",
+            remote->endpoint());
+      }
+    }
+  }
+
   logwire::ring_drain drain(*dir, records);
   std::atomic<bool> stop{false};
   std::thread drainer([&] { drain_loop(drain, stop); });
   std::thread answerer([&] { server->serve(stop); });
-  spdlog::info("ready: runtime dir {}, queries on {}", dir->path().string(), dir->query_endpoint());
+  std::thread listener;
+  if (remote) listener = std::thread([&] { remote->serve(stop); });
+  spdlog::info("ready: runtime dir {}, queries on {}, producers on {}", dir->path().string(),
+               dir->query_endpoint(),
+               remote ? remote->endpoint() : std::string("shared memory only"));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("stopping on {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   stop.store(true);
   answerer.join();
+  if (listener.joinable()) listener.join();
   drainer.join();
   spdlog::info("stopped; {} records were in the store", records.size());
   return 0;

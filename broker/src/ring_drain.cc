@@ -132,10 +132,10 @@ std::size_t ring_drain::drain(attached_ring& ring, std::int64_t now_ns) {
         }
         // The ring position is the sequence: a record taken before a broker crash, and
         // found again in the ring after it, is a duplicate the store refuses.
-        store_.insert(copy_, {.service = ring.producer.service,
-                              .receive_ns = now_ns,
-                              .instance = ring.producer.instance,
-                              .sequence = position});
+        store_.insert(sanitizer_.sanitize(copy_), {.service = ring.producer.service,
+                                                   .receive_ns = now_ns,
+                                                   .instance = ring.producer.instance,
+                                                   .sequence = position});
       },
       k_records_per_ring_per_poll);
   if (moved == 0 && ring.reader.backlog() != 0 && ring.writer_gone(now_ns) &&

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "logwire/record_encoder.h"
+#include "logwire/record_sanitizer.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/store.h"
 
@@ -48,6 +49,7 @@ class ring_drain {
   runtime_dir dir_;
   store& store_;
   record_encoder encoder_;
+  record_sanitizer sanitizer_;
   std::vector<std::byte> copy_;  // a record copied out of a ring; reused, so no allocation per poll
   std::map<std::string, std::unique_ptr<attached_ring>> rings_;
   std::set<std::string> unreadable_;  // segments already reported as not a ring
