@@ -156,8 +156,12 @@ remote_sessions::reply remote_sessions::refuse(std::string_view code, std::strin
   const auto found = by_code.find(code);
   const std::uint64_t count =
       found != by_code.end() ? ++found->second : (by_code[std::string(code)] = 1);
-  // The first refusal of a kind and then every thousandth: a flood must not flood the log.
-  if (count == 1 || count % 1000 == 0) {
+  // no_session is the normal first answer to a producer still streaming into a broker
+  // that restarted. Others: the first of a kind and then every thousandth, so that a
+  // flood does not flood the log.
+  if (code == remote::refusal::no_session) {
+    spdlog::debug("refused a producer message: {}", message);
+  } else if (count == 1 || count % 1000 == 0) {
     spdlog::warn("refused a producer message ({} so far): {}: {}", count, code, message);
   }
   reply_.Clear();

@@ -38,9 +38,17 @@ void emit(producer& logs, const load_options& options, unsigned thread,
 }  // namespace
 
 int run_load(const load_options& options) {
+  const auto seconds_to_ms = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  };
   auto logs = producer::open({.service = options.service,
+                              .endpoint = options.endpoint,
                               .runtime_dir = options.runtime_dir,
-                              .ring_bytes = options.ring_bytes});
+                              .ring_bytes = options.ring_bytes,
+                              .queue_bytes = options.queue_bytes,
+                              .spool_dir = options.spool_dir,
+                              .reconnect_max = seconds_to_ms(options.reconnect_max_seconds),
+                              .flush_timeout = seconds_to_ms(options.flush_seconds)});
   if (!logs) {
     std::cerr << "logwire load: " << logs.error().message << "\n";
     return 1;
@@ -58,6 +66,12 @@ int run_load(const load_options& options) {
               static_cast<unsigned long long>(total - refused.load()), options.threads, seconds,
               static_cast<double>(total) / seconds,
               static_cast<unsigned long long>(refused.load()));
+  std::fflush(stdout);
+  // Delivered means drained from the ring, or acknowledged over ZeroMQ.
+  const bool delivered = logs->flush(seconds_to_ms(options.flush_seconds));
+  std::printf("logwire load: %s; %llu dropped\n", delivered ? "delivered" : "not all delivered",
+              static_cast<unsigned long long>(logs->dropped()));
+  std::fflush(stdout);
   return 0;
 }
 

@@ -17,6 +17,11 @@ struct load_options {
   unsigned threads = 1;
   std::size_t ring_bytes = 0;  // 0: the producer's default
   std::size_t message_bytes = 40;
+  std::string endpoint;               // empty: $LOGWIRE_ENDPOINT, else shared memory
+  std::filesystem::path spool_dir;    // ZeroMQ: spool unacknowledged records here
+  std::size_t queue_bytes = 0;        // ZeroMQ: 0 means the producer's default
+  double reconnect_max_seconds = 30;  // ZeroMQ
+  double flush_seconds = 30;          // how long to wait at the end for delivery
 };
 
 // Runs the load to the end and prints what it did; the exit status of the command.

@@ -187,6 +187,21 @@ int main(int argc, char** argv) {
                            "Ring size (default $LOGWIRE_RING_BYTES or 64 MiB)");
   load_command->add_option("--message-bytes", load.message_bytes, "Message length")
       ->capture_default_str();
+  load_command->add_option("--endpoint", load.endpoint,
+                           "shm, or a broker's ZeroMQ endpoint (tcp://host:7717); default "
+                           "$LOGWIRE_ENDPOINT, else shm");
+  load_command->add_option("--spool-dir", load.spool_dir,
+                           "ZeroMQ: spool unacknowledged records in this directory");
+  load_command->add_option("--queue-bytes", load.queue_bytes,
+                           "ZeroMQ: unacknowledged records kept (default 64 MiB)");
+  load_command
+      ->add_option("--reconnect-max", load.reconnect_max_seconds,
+                   "ZeroMQ: longest reconnect backoff, seconds")
+      ->capture_default_str();
+  load_command
+      ->add_option("--flush-seconds", load.flush_seconds,
+                   "How long to wait at the end for the broker to take everything")
+      ->capture_default_str();
 
   CLI::App* clear_command = app.add_subcommand(
       "clear", "Forget every stored record and ring of the runtime directory (no broker may run)");

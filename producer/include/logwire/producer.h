@@ -1,7 +1,9 @@
 // The producer library's entry point. A backend opens one producer for its service and
-// logs structured records; each call encodes the record as FlatBuffers into a shared-
-// memory ring that the broker drains. A log call never blocks on the broker, never
-// throws, and never drops a record without counting it where the agent will see it.
+// logs structured records; each call encodes the record as FlatBuffers into a ring: a
+// shared-memory ring the broker drains when the broker runs on this host, or an
+// in-process ring a background thread sends on over ZeroMQ to a broker anywhere
+// (logwire/remote_protocol.h). A log call never blocks on the broker, never throws, and
+// never drops a record without counting it where the agent will see it.
 //
 //   auto logs = logwire::producer::open({.service = "api-server"}).value();
 //   logs.log(logwire::level::error, "Payment gateway timeout",
@@ -9,6 +11,7 @@
 //            {{"gateway", "stripe"}, {"timeout_ms", 5000}});
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
@@ -93,6 +96,8 @@ struct record_view {
 };
 
 inline constexpr std::size_t k_default_ring_bytes = 64 * 1024 * 1024;
+// The in-process ring between callers and the sending thread of a remote producer.
+inline constexpr std::size_t k_default_remote_ring_bytes = 16 * 1024 * 1024;
 // The most a record may hold; the broker refuses anything past these as malformed, so
 // the producer refuses (and counts) it first.
 inline constexpr std::size_t k_max_record_bytes = 16 * 1024 * 1024;
@@ -100,18 +105,36 @@ inline constexpr std::size_t k_max_record_fields = 10'000;
 
 struct producer_options {
   std::string service;
-  std::filesystem::path runtime_dir;  // empty: runtime_dir::default_path()
+  // Where the records go: "shm" (the broker of runtime_dir, on this host, through shared
+  // memory) or a ZeroMQ endpoint of a broker anywhere ("tcp://host:7717"). Empty:
+  // $LOGWIRE_ENDPOINT, else "shm".
+  std::string endpoint;
+  std::filesystem::path runtime_dir;  // shared memory: empty means runtime_dir::default_path()
   // Ring size, rounded down to a power of two (64 KiB to 1 GiB); 0: $LOGWIRE_RING_BYTES,
-  // else k_default_ring_bytes.
+  // else k_default_ring_bytes (shared memory) or k_default_remote_ring_bytes (ZeroMQ).
   std::size_t ring_bytes = 0;
+
+  // ZeroMQ only:
+  // Records kept until the broker acknowledges them; past it the oldest are dropped and
+  // counted. 0: 64 MiB.
+  std::size_t queue_bytes = 0;
+  // Also keep unacknowledged records in a spool file here, so they survive a restart of
+  // this process while the broker is away; the next producer opened on the same
+  // directory delivers them. Empty: $LOGWIRE_SPOOL_DIR, else no spool.
+  std::filesystem::path spool_dir;
+  // Reconnect attempts back off from 100 ms up to this.
+  std::chrono::milliseconds reconnect_max = std::chrono::seconds(30);
+  // How long closing the producer waits for the broker to acknowledge what is queued.
+  std::chrono::milliseconds flush_timeout = std::chrono::seconds(2);
 };
 
 // Thread-safety: log() and write() may be called from any number of threads at once;
 // open(), moves and destruction from one thread while no call is in flight.
 class producer {
  public:
-  // Creates this process's ring and registers it where the broker looks. Works whether
-  // or not a broker runs; records wait in the ring until one does.
+  // Shared memory: creates this process's ring and registers it where the broker looks.
+  // ZeroMQ: starts the thread that connects to the broker (and claims orphan spools).
+  // Works whether or not a broker runs; records wait until one does.
   static result<producer> open(producer_options options);
 
   producer(producer&&) noexcept;
@@ -129,15 +152,25 @@ class producer {
   }
   bool write(const record_view& record) noexcept;
 
+  // Waits until every record logged before the call has reached the broker: drained
+  // from the shared-memory ring, or acknowledged over ZeroMQ. False if `timeout` passed.
+  bool flush(std::chrono::milliseconds timeout) noexcept;
+
   const std::string& service() const noexcept;
-  // Records refused so far by this producer's ring.
+  // "shared-memory" or "zeromq".
+  std::string_view transport() const noexcept;
+  // Records dropped so far: refused by the ring (full, too large) or, over ZeroMQ, pushed
+  // out of the queue while the broker was away.
   std::uint64_t dropped() const noexcept;
-  // The shared-memory segment name of this producer's ring.
+  // ZeroMQ: records queued and not yet acknowledged; 0 on shared memory.
+  std::uint64_t unacknowledged() const noexcept;
+  // The shared-memory segment name of this producer's ring (empty over ZeroMQ).
   const std::string& ring_name() const noexcept;
 
  private:
   struct impl;
   explicit producer(std::unique_ptr<impl> state) noexcept;
+  static result<producer> open_remote(producer_options options, const std::string& endpoint);
   std::unique_ptr<impl> impl_;
 };
 

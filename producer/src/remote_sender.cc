@@ -1,0 +1,143 @@
+#include "remote_sender.h"
+
+#include <algorithm>
+
+namespace logwire {
+namespace {
+
+constexpr std::size_t k_records_per_take = 4096;
+// While idle, the thread looks at the ring at most this far apart; a busy one at once.
+constexpr auto k_min_idle_wait = std::chrono::microseconds(200);
+constexpr auto k_max_idle_wait = std::chrono::milliseconds(2);
+constexpr auto k_bye_timeout = std::chrono::milliseconds(200);
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+remote_sender::remote_sender(const remote_settings& settings, ring_view handoff,
+                             std::vector<std::byte> identity, std::optional<spool_file> spool,
+                             std::vector<spool_file::orphan> orphans,
+                             std::chrono::milliseconds flush_timeout)
+    : settings_(settings), handoff_(handoff), reader_(handoff), flush_timeout_(flush_timeout) {
+  live_ = std::make_unique<remote_stream>(context_, settings_, std::move(identity),
+                                          send_queue(settings_.queue_bytes), std::move(spool),
+                                          now_ns());
+  for (auto& claimed : orphans) {
+    orphan_stream orphan{.stream = nullptr,
+                         .dropped = claimed.dropped,
+                         .last_drop_ns = claimed.last_drop_ns,
+                         .file = std::move(claimed.file)};
+    // The orphan's spool is not appended to again: its records came from it.
+    orphan.stream =
+        std::make_unique<remote_stream>(context_, settings_, std::move(claimed.identity),
+                                        std::move(claimed.records), std::nullopt, now_ns());
+    orphans_.push_back(std::move(orphan));
+  }
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+remote_sender::~remote_sender() {
+  thread_.request_stop();
+  thread_.join();
+}
+
+std::size_t remote_sender::take_from_ring(std::int64_t now) {
+  return reader_.drain(
+      [&](std::span<const std::byte> record, std::uint64_t) { live_->push(record, now); },
+      k_records_per_take);
+}
+
+void remote_sender::publish() {
+  const send_queue& queue = live_->queue();
+  queue_dropped_.store(queue.dropped(), std::memory_order_relaxed);
+  unacknowledged_.store(queue.size(), std::memory_order_relaxed);
+  taken_.store(queue.next_sequence(), std::memory_order_release);
+  acknowledged_.store(queue.front_sequence(), std::memory_order_release);
+  connected_.store(live_->current() == remote_stream::state::streaming, std::memory_order_relaxed);
+  { const std::lock_guard lock(flush_mutex_); }
+  flushed_.notify_all();
+}
+
+void remote_sender::run(std::stop_token stop) {
+  auto idle_wait = std::chrono::duration_cast<std::chrono::microseconds>(k_min_idle_wait);
+  std::int64_t stop_deadline = 0;
+  std::vector<zmq::pollitem_t> items;
+  while (true) {
+    const std::int64_t now = now_ns();
+    std::size_t moved = take_from_ring(now);
+    const ring_header& h = *handoff_.header;
+    const std::uint64_t dropped =
+        h.dropped.load(std::memory_order_relaxed) + live_->queue().dropped();
+    const auto last_drop =
+        std::max(static_cast<std::int64_t>(h.drop_last_ns.load(std::memory_order_relaxed)),
+                 live_->queue().last_drop_ns());
+    live_->pump(now, dropped, last_drop);
+    for (auto it = orphans_.begin(); it != orphans_.end();) {
+      it->stream->pump(now, it->dropped, it->last_drop_ns);
+      if (it->stream->delivered() && it->stream->current() == remote_stream::state::streaming) {
+        it->stream->close(k_bye_timeout);
+        if (it->file) it->file->remove();  // every record of it is stored
+        it = orphans_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    publish();
+
+    if (stop.stop_requested()) {
+      if (stop_deadline == 0) {
+        stop_deadline = now + std::chrono::nanoseconds(flush_timeout_).count();
+      }
+      const bool all_delivered = reader_.backlog() == 0 && live_->delivered() && orphans_.empty();
+      if (all_delivered || now >= stop_deadline) break;
+    }
+
+    items.clear();
+    items.push_back({live_->socket().handle(), 0, ZMQ_POLLIN, 0});
+    for (auto& orphan : orphans_)
+      items.push_back({orphan.stream->socket().handle(), 0, ZMQ_POLLIN, 0});
+    bool busy = moved > 0 || live_->can_send();
+    for (auto& orphan : orphans_) busy = busy || orphan.stream->can_send();
+    if (busy) {
+      idle_wait = std::chrono::duration_cast<std::chrono::microseconds>(k_min_idle_wait);
+    }
+    try {
+      zmq::poll(items.data(), items.size(),
+                busy ? std::chrono::milliseconds(0)
+                     : std::chrono::duration_cast<std::chrono::milliseconds>(idle_wait));
+      if (!busy && idle_wait < k_max_idle_wait) idle_wait *= 2;
+    } catch (const zmq::error_t&) {
+    }
+    const std::int64_t after = now_ns();
+    if ((items[0].revents & ZMQ_POLLIN) != 0) live_->receive(after);
+    std::size_t i = 1;
+    for (auto& orphan : orphans_) {
+      if ((items[i++].revents & ZMQ_POLLIN) != 0) orphan.stream->receive(after);
+    }
+  }
+  live_->close(k_bye_timeout);
+  for (auto& orphan : orphans_) orphan.stream->close(std::chrono::milliseconds(0));
+  publish();
+}
+
+bool remote_sender::flush(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Everything logged before now is in the ring below its tail; once the thread has taken
+  // it all, it has sequences below taken_.
+  const std::uint64_t logged = handoff_.header->tail.load(std::memory_order_acquire);
+  std::unique_lock lock(flush_mutex_);
+  const bool taken = flushed_.wait_until(lock, deadline, [&] {
+    return handoff_.header->head.load(std::memory_order_acquire) >= logged;
+  });
+  if (!taken) return false;
+  const std::uint64_t sequences = taken_.load(std::memory_order_acquire);
+  return flushed_.wait_until(
+      lock, deadline, [&] { return acknowledged_.load(std::memory_order_acquire) >= sequences; });
+}
+
+}  // namespace logwire

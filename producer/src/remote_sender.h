@@ -1,0 +1,81 @@
+// The remote producer's background thread: takes the records callers put into the
+// producer's in-process ring, queues (and spools) them, and runs the ZeroMQ sessions
+// that deliver them: the live instance's and one per orphan spool being replayed. The
+// caller's log() never waits for any of it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "logwire/ring.h"
+#include "remote_stream.h"
+#include "spool.h"
+
+namespace logwire {
+
+// Thread-safety: flush() and the counters from any thread; construction and destruction
+// from one.
+class remote_sender {
+ public:
+  remote_sender(const remote_settings& settings, ring_view handoff, std::vector<std::byte> identity,
+                std::optional<spool_file> spool, std::vector<spool_file::orphan> orphans,
+                std::chrono::milliseconds flush_timeout);
+  // Delivers what it can within the flush timeout, says BYE, and stops.
+  ~remote_sender();
+  remote_sender(const remote_sender&) = delete;
+  remote_sender& operator=(const remote_sender&) = delete;
+
+  // Waits until every record logged before the call is acknowledged by the broker. False
+  // if `timeout` passed first.
+  bool flush(std::chrono::milliseconds timeout);
+
+  // Records dropped from the queue (it was full) so far.
+  std::uint64_t queue_dropped() const noexcept {
+    return queue_dropped_.load(std::memory_order_relaxed);
+  }
+  // Records queued and not yet acknowledged.
+  std::uint64_t unacknowledged() const noexcept {
+    return unacknowledged_.load(std::memory_order_relaxed);
+  }
+  bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+
+ private:
+  void run(std::stop_token stop);
+  std::size_t take_from_ring(std::int64_t now_ns);
+  void publish();
+
+  remote_settings settings_;
+  ring_view handoff_;
+  ring_reader reader_;
+  std::chrono::milliseconds flush_timeout_;
+  zmq::context_t context_;
+  std::unique_ptr<remote_stream> live_;
+  struct orphan_stream {
+    std::unique_ptr<remote_stream> stream;
+    std::uint64_t dropped;
+    std::int64_t last_drop_ns;
+    std::optional<spool_file> file;
+  };
+  std::list<orphan_stream> orphans_;
+
+  std::atomic<std::uint64_t> queue_dropped_{0};
+  std::atomic<std::uint64_t> unacknowledged_{0};
+  std::atomic<std::uint64_t> taken_{0};         // records taken from the ring so far
+  std::atomic<std::uint64_t> acknowledged_{0};  // of those, how many are acknowledged
+  std::atomic<bool> connected_{false};
+  std::mutex flush_mutex_;
+  std::condition_variable flushed_;
+  std::jthread thread_;  // last: started after everything it uses
+};
+
+}  // namespace logwire
