@@ -120,6 +120,9 @@ void remote_sender::run(std::stop_token stop) {
       if ((items[i++].revents & ZMQ_POLLIN) != 0) orphan.stream->receive(after);
     }
   }
+  // A spool with nothing undelivered in it has no more use; one with records left is
+  // for the next producer opened on the directory.
+  if (live_->delivered() && reader_.backlog() == 0) live_->remove_spool();
   live_->close(k_bye_timeout);
   for (auto& orphan : orphans_) orphan.stream->close(std::chrono::milliseconds(0));
   publish();

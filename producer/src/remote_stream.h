@@ -55,6 +55,12 @@ class remote_stream {
   // Says BYE (waiting at most `timeout` for the broker's answer) and closes.
   void close(std::chrono::milliseconds timeout);
 
+  // Deletes the spool file: called when everything in it was delivered and no more comes.
+  void remove_spool() {
+    if (spool_) spool_->remove();
+    spool_.reset();
+  }
+
   state current() const noexcept { return state_; }
   bool delivered() const noexcept { return queue_.empty(); }
   const send_queue& queue() const noexcept { return queue_; }

@@ -197,11 +197,13 @@ int main(int argc, char** argv) {
   load_command
       ->add_option("--reconnect-max", load.reconnect_max_seconds,
                    "ZeroMQ: longest reconnect backoff, seconds")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   load_command
       ->add_option("--flush-seconds", load.flush_seconds,
                    "How long to wait at the end for the broker to take everything")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   CLI::App* clear_command = app.add_subcommand(
       "clear", "Forget every stored record and ring of the runtime directory (no broker may run)");
