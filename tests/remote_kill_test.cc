@@ -243,8 +243,12 @@ TEST_F(remote_kill_test,
   expect_each_once(records.at("py-roomy"), count / 4, "py-roomy");
   EXPECT_EQ(records.at("roomy").dropped_reported, 0u);
   const service_records& lossy = records.at("tight");
-  EXPECT_EQ(lossy.dropped_reported, tight_dropped) << "the agent hears the exact number dropped";
-  EXPECT_EQ(lossy.seqs.size() + tight_dropped, count) << "stored + dropped = logged";
+  // The producer cannot tell whether the oldest records it dropped had reached the broker
+  // unacknowledged; the broker can, and reports exactly the ones that never arrived.
+  EXPECT_GT(lossy.dropped_reported, 0u);
+  EXPECT_EQ(lossy.seqs.size() + lossy.dropped_reported, count)
+      << "stored + reported dropped = logged";
+  EXPECT_LE(lossy.dropped_reported, tight_dropped) << "the producer counts what it gave up on";
   for (const auto& [seq, times] : lossy.seqs) ASSERT_EQ(times, 1) << "seq " << seq;
 }
 

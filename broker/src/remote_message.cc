@@ -90,6 +90,12 @@ remote_message parse_data(std::span<const std::byte> body) {
 }  // namespace
 
 remote_message parse_remote_message(std::span<const std::span<const std::byte>> frames) {
+  thread_local std::vector<std::uint64_t> scratch;
+  return parse_remote_message(frames, scratch);
+}
+
+remote_message parse_remote_message(std::span<const std::span<const std::byte>> frames,
+                                    std::vector<std::uint64_t>& scratch) {
   if (frames.size() != 3) {
     return refuse(remote::refusal::malformed,
                   "a message has 3 frames (protocol, command, body), this one has " +
@@ -108,7 +114,14 @@ remote_message parse_remote_message(std::span<const std::span<const std::byte>> 
                       " bytes, this one holds " + std::to_string(total));
   }
   const std::string_view command = text(frames[1]);
-  const std::span<const std::byte> body = frames[2];
+  std::span<const std::byte> body = frames[2];
+  if (reinterpret_cast<std::uintptr_t>(body.data()) % alignof(std::uint64_t) != 0) {
+    // FlatBuffers checks alignment relative to the buffer's start, then reads scalars in
+    // place: the buffer itself must be aligned.
+    scratch.resize(body.size() / sizeof(std::uint64_t) + 1);
+    std::memcpy(scratch.data(), body.data(), body.size());
+    body = {reinterpret_cast<const std::byte*>(scratch.data()), body.size()};
+  }
   if (command == remote::command::data) return parse_data(body);
   if (command == remote::command::hello) {
     const auto* hello = verified<wire::Hello>(body);

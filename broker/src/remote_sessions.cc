@@ -32,7 +32,7 @@ remote_sessions::reply remote_sessions::handle(std::string_view peer,
                                                std::span<const std::span<const std::byte>> frames,
                                                std::string_view peer_address, std::int64_t now_ns) {
   ++counters_.messages;
-  remote_message message = parse_remote_message(frames);
+  remote_message message = parse_remote_message(frames, body_);
   if (const auto* refusal = std::get_if<remote_refusal>(&message)) {
     return refuse(refusal->code, refusal->message);
   }
@@ -110,7 +110,23 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
                   "the envelope names another producer instance than this session's HELLO");
   }
   const std::uint64_t first = envelope.first_sequence();
-  if (const auto* records = envelope.records()) {
+  const auto* records = envelope.records();
+  // Sequences skipped between what was stored (here or by a broker before a restart) or
+  // acknowledged, and this envelope: records the producer's queue dropped undelivered.
+  const std::uint64_t floor = std::max(s.next_sequence, envelope.acknowledged());
+  if (records != nullptr && records->size() != 0 && first > floor) {
+    const std::uint64_t lost = first - floor;
+    note(s, entry_kind::lost, first, level::warn,
+         std::to_string(lost) + " records from " + s.service +
+             " never reached the broker (sequences " + std::to_string(floor) + " to " +
+             std::to_string(first - 1) +
+             "): the producer's queue was full while the broker was unavailable, and it "
+             "dropped its oldest",
+         {{"event", "dropped"}, {"dropped", lost}, {"cause", "producer queue full"}}, now_ns);
+    spdlog::warn("{} records from remote producer {} on {} never arrived (its queue was full)",
+                 lost, s.service, s.host);
+  }
+  if (records != nullptr) {
     for (flatbuffers::uoffset_t i = 0; i < records->size(); ++i) {
       const std::uint64_t sequence = first + i;
       if (sequence < s.next_sequence) {
@@ -129,7 +145,6 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
                                                                      .sequence = sequence});
       if (status == insert_status::stored) ++counters_.records_stored;
       if (status == insert_status::duplicate) ++counters_.records_duplicate;
-      // A gap before `sequence` is records the producer dropped; `dropped` reports them.
       s.next_sequence = sequence + 1;
     }
   }
@@ -141,11 +156,11 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
         format_rfc3339_ms(envelope.last_drop_ns() != 0 ? envelope.last_drop_ns() : now_ns);
     note(s, entry_kind::dropped, dropped, level::warn,
          std::to_string(count) + " records from " + s.service +
-             " were dropped by the producer before they reached the broker (the latest at " + when +
-             "): its queue was full while the broker was unavailable, or a record was " +
-             "too large",
-         {{"event", "dropped"}, {"dropped", count}, {"to", when}}, now_ns);
-    spdlog::warn("{} records dropped by remote producer {} on {}", count, s.service, s.host);
+             " were refused by the producer (the latest at " + when +
+             "): its buffer was full, or a record was too large",
+         {{"event", "dropped"}, {"dropped", count}, {"to", when}, {"cause", "producer buffer"}},
+         now_ns);
+    spdlog::warn("{} records refused by remote producer {} on {}", count, s.service, s.host);
   }
   return ack(remote::command::ack, s.next_sequence);
 }

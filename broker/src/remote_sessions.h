@@ -70,6 +70,7 @@ class remote_sessions {
   record_sanitizer sanitizer_;
   record_encoder notes_;
   flatbuffers::FlatBufferBuilder reply_;
+  std::vector<std::uint64_t> body_;     // a message body copied to 8-byte alignment
   std::vector<std::uint64_t> aligned_;  // a record copied to 8-byte alignment
   std::unordered_map<std::string, session> sessions_;
   remote_counters counters_;

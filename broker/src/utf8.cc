@@ -91,14 +91,15 @@ std::string repair_utf8(std::string_view text) {
   out.reserve(text.size() + 8);
   std::size_t i = 0;
   while (i < text.size()) {
-    const std::size_t length = sequence_length(text, i);
-    if (length != 0) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out.append(k_replacement);
-      i += ill_formed_length(text, i);
+    // The valid run from i, appended in one go.
+    std::size_t end = i;
+    for (std::size_t length; end < text.size() && (length = sequence_length(text, end)) != 0;) {
+      end += length;
     }
+    out.append(text.substr(i, end - i));
+    if (end == text.size()) break;
+    out.append(k_replacement);
+    i = end + ill_formed_length(text, end);
   }
   return out;
 }

@@ -25,7 +25,7 @@ remote_sender::remote_sender(const remote_settings& settings, ring_view handoff,
                              std::chrono::milliseconds flush_timeout)
     : settings_(settings), handoff_(handoff), reader_(handoff), flush_timeout_(flush_timeout) {
   live_ = std::make_unique<remote_stream>(context_, settings_, std::move(identity),
-                                          send_queue(settings_.queue_bytes), std::move(spool),
+                                          send_queue(settings_.queue_bytes), std::move(spool), 0,
                                           now_ns());
   for (auto& claimed : orphans) {
     orphan_stream orphan{.stream = nullptr,
@@ -33,9 +33,9 @@ remote_sender::remote_sender(const remote_settings& settings, ring_view handoff,
                          .last_drop_ns = claimed.last_drop_ns,
                          .file = std::move(claimed.file)};
     // The orphan's spool is not appended to again: its records came from it.
-    orphan.stream =
-        std::make_unique<remote_stream>(context_, settings_, std::move(claimed.identity),
-                                        std::move(claimed.records), std::nullopt, now_ns());
+    orphan.stream = std::make_unique<remote_stream>(
+        context_, settings_, std::move(claimed.identity), std::move(claimed.records), std::nullopt,
+        claimed.acknowledged, now_ns());
     orphans_.push_back(std::move(orphan));
   }
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
@@ -71,12 +71,12 @@ void remote_sender::run(std::stop_token stop) {
     const std::int64_t now = now_ns();
     std::size_t moved = take_from_ring(now);
     const ring_header& h = *handoff_.header;
-    const std::uint64_t dropped =
-        h.dropped.load(std::memory_order_relaxed) + live_->queue().dropped();
-    const auto last_drop =
-        std::max(static_cast<std::int64_t>(h.drop_last_ns.load(std::memory_order_relaxed)),
-                 live_->queue().last_drop_ns());
-    live_->pump(now, dropped, last_drop);
+    // Refused by the ring: these never got a sequence, so only this count tells of them.
+    // (Records the queue drops leave a gap in the sequences, which the broker counts.)
+    const std::uint64_t refused = h.dropped.load(std::memory_order_relaxed);
+    const auto last_refused =
+        static_cast<std::int64_t>(h.drop_last_ns.load(std::memory_order_relaxed));
+    live_->pump(now, refused, last_refused);
     for (auto it = orphans_.begin(); it != orphans_.end();) {
       it->stream->pump(now, it->dropped, it->last_drop_ns);
       if (it->stream->delivered() && it->stream->current() == remote_stream::state::streaming) {

@@ -37,14 +37,16 @@ std::string_view text(const zmq::message_t& frame) {
 
 remote_stream::remote_stream(zmq::context_t& context, const remote_settings& settings,
                              std::vector<std::byte> identity, send_queue queue,
-                             std::optional<spool_file> spool, std::int64_t now_ns)
+                             std::optional<spool_file> spool, std::uint64_t acknowledged,
+                             std::int64_t now_ns)
     : context_(context),
       settings_(settings),
       identity_(std::move(identity)),
       queue_(std::move(queue)),
       spool_(std::move(spool)),
       spooled_through_(queue_.next_sequence()),  // an orphan's records came from its spool
-      builder_(std::make_unique<flatbuffers::FlatBufferBuilder>(64 * 1024)) {
+      builder_(std::make_unique<flatbuffers::FlatBufferBuilder>(64 * 1024)),
+      acknowledged_(acknowledged) {
   open_socket(now_ns);
 }
 
@@ -143,6 +145,7 @@ void remote_stream::on_message(std::string_view command, std::span<const std::by
 
 void remote_stream::acknowledged(std::uint64_t next_sequence) {
   queue_.acknowledge(next_sequence);
+  acknowledged_ = std::max(acknowledged_, next_sequence);
   next_send_ = std::max(next_send_, next_sequence);
   if (spool_) spool_->compact(queue_, settings_.queue_bytes);
 }
@@ -165,9 +168,10 @@ void remote_stream::spool_new_records() {
 
 void remote_stream::pump(std::int64_t now_ns, std::uint64_t dropped, std::int64_t last_drop_ns) {
   spool_new_records();
-  if (spool_ && dropped != spooled_dropped_) {
-    spool_->record_drops(dropped, last_drop_ns);
+  if (spool_ && (dropped != spooled_dropped_ || acknowledged_ != spooled_acknowledged_)) {
+    spool_->record_progress(dropped, last_drop_ns, acknowledged_);
     spooled_dropped_ = dropped;
+    spooled_acknowledged_ = acknowledged_;
   }
   switch (state_) {
     case state::connecting:
@@ -228,6 +232,7 @@ void remote_stream::send_batches(std::int64_t now_ns, std::uint64_t dropped,
     envelope.add_records(records);
     envelope.add_dropped(dropped);
     envelope.add_last_drop_ns(last_drop_ns);
+    envelope.add_acknowledged(acknowledged_);
     wire::FinishEnvelopeBuffer(fbb, envelope.Finish());
     if (!send(remote::command::data,
               {reinterpret_cast<const std::byte*>(fbb.GetBufferPointer()), fbb.GetSize()})) {

@@ -35,7 +35,7 @@ class remote_stream {
   // `identity` is the ProducerIdentity FlatBuffer the HELLO carries.
   remote_stream(zmq::context_t& context, const remote_settings& settings,
                 std::vector<std::byte> identity, send_queue queue, std::optional<spool_file> spool,
-                std::int64_t now_ns);
+                std::uint64_t acknowledged, std::int64_t now_ns);
   ~remote_stream();
   remote_stream(const remote_stream&) = delete;
   remote_stream& operator=(const remote_stream&) = delete;
@@ -46,7 +46,8 @@ class remote_stream {
   // Takes every reply waiting on the socket.
   void receive(std::int64_t now_ns);
   // Sends what the state allows (HELLO, DATA, PING) and handles timeouts. `dropped` and
-  // `last_drop_ns` are the instance's drops in all, carried by every envelope.
+  // `last_drop_ns` count the records the instance refused before they got a sequence,
+  // carried by every envelope.
   void pump(std::int64_t now_ns, std::uint64_t dropped, std::int64_t last_drop_ns);
 
   // Queues a record the caller logged; spooled in pump().
@@ -84,6 +85,7 @@ class remote_stream {
   std::optional<spool_file> spool_;
   std::uint64_t spooled_through_ = 0;  // sequences below this are in the spool
   std::uint64_t spooled_dropped_ = 0;
+  std::uint64_t spooled_acknowledged_ = 0;
   std::unique_ptr<flatbuffers::FlatBufferBuilder> builder_;
   zmq::socket_t socket_;
 
@@ -94,6 +96,7 @@ class remote_stream {
   std::int64_t last_sent_ns_ = 0;
   std::uint64_t next_send_ = 0;     // the first sequence not yet sent in this session
   std::uint64_t dropped_sent_ = 0;  // the drop count the last envelope carried
+  std::uint64_t acknowledged_;      // the highest ACK from any broker
 };
 
 }  // namespace logwire

@@ -125,7 +125,8 @@ result<spool_file> spool_file::create(const std::filesystem::path& dir, std::str
                             .version = k_spool_version,
                             .identity_size = static_cast<std::uint32_t>(identity.size()),
                             .dropped = 0,
-                            .last_drop_ns = 0};
+                            .last_drop_ns = 0,
+                            .acknowledged = 0};
   std::vector<std::byte> head(k_spool_header_size + padded(identity.size()));
   std::memcpy(head.data(), &header, sizeof header);
   std::copy(identity.begin(), identity.end(), head.begin() + k_spool_header_size);
@@ -167,6 +168,7 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
                    .identity = std::vector<std::byte>(header.identity_size),
                    .dropped = header.dropped,
                    .last_drop_ns = header.last_drop_ns,
+                   .acknowledged = header.acknowledged,
                    .records = send_queue(max_bytes_each)};
     read_all(fd, claimed.identity.data(), claimed.identity.size(), k_spool_header_size);
 
@@ -192,7 +194,6 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
       any = true;
       offset += k_spool_frame_header_size + padded(length);
     }
-    claimed.dropped += claimed.records.dropped();
     claimed.file.end_ = offset;
     found.push_back(std::move(claimed));
   }
@@ -219,9 +220,10 @@ bool spool_file::append(std::span<const send_queue::record> records) {
   return true;
 }
 
-bool spool_file::record_drops(std::uint64_t dropped, std::int64_t last_drop_ns) {
+bool spool_file::record_progress(std::uint64_t dropped, std::int64_t last_drop_ns,
+                                 std::uint64_t acknowledged) {
   if (fd_ < 0) return false;
-  const std::uint64_t values[2] = {dropped, static_cast<std::uint64_t>(last_drop_ns)};
+  const std::uint64_t values[3] = {dropped, static_cast<std::uint64_t>(last_drop_ns), acknowledged};
   return write_all(fd_, values, sizeof values, offsetof(spool_header, dropped));
 }
 

@@ -9,18 +9,19 @@
 // held with an exclusive flock while its producer lives (a spool nobody holds is an
 // orphan). Host byte order:
 //
-//    0        8         12              16         24              32
-//   +--------+---------+---------------+----------+---------------+---------------------+
-//   | magic  | version | identity_size | dropped  | last_drop_ns  | identity, padded 8  |
-//   +--------+---------+---------------+----------+---------------+---------------------+
+//    0        8         12              16         24              32             40
+//   +--------+---------+---------------+----------+---------------+--------------+----------+
+//   | magic  | version | identity_size | dropped  | last_drop_ns  | acknowledged | identity |
+//   +--------+---------+---------------+----------+---------------+--------------+----------+
 //   then frames, each 8-aligned:
 //    0        4        8          16
 //   +--------+--------+----------+-------------------------+
 //   | length | crc32  | sequence | record (length bytes)   |  padded to 8
 //   +--------+--------+----------+-------------------------+
 //
-// magic "LWSPOOL1"; identity is the ProducerIdentity FlatBuffer; dropped and last_drop_ns
-// are the instance's drop count and time, rewritten in place; crc32 (IEEE, as zlib's)
+// magic "LWSPOOL1"; identity is the ProducerIdentity FlatBuffer, padded to 8; dropped,
+// last_drop_ns and acknowledged are the Envelope fields of the same names, rewritten in
+// place as they change; crc32 (IEEE, as zlib's)
 // covers the sequence and the record. A frame cut short or failing its crc ends the spool
 // there: a producer killed mid-write loses only the frame it was writing.
 #pragma once
@@ -40,7 +41,7 @@ namespace logwire {
 
 inline constexpr std::uint64_t k_spool_magic = 0x314c4f4f5053574cull;  // "LWSPOOL1"
 inline constexpr std::uint32_t k_spool_version = 1;
-inline constexpr std::size_t k_spool_header_size = 32;
+inline constexpr std::size_t k_spool_header_size = 40;
 inline constexpr std::size_t k_spool_frame_header_size = 16;
 
 struct spool_header {
@@ -49,8 +50,11 @@ struct spool_header {
   std::uint32_t identity_size;
   std::uint64_t dropped;
   std::int64_t last_drop_ns;
+  std::uint64_t acknowledged;
 };
 static_assert(sizeof(spool_header) == k_spool_header_size);
+static_assert(offsetof(spool_header, dropped) == 16);
+static_assert(offsetof(spool_header, acknowledged) == 32);
 
 // Thread-safety: one thread (the producer's sender) uses a spool.
 class spool_file {
@@ -73,8 +77,10 @@ class spool_file {
 
   // Appends records. False (and the spool is given up) if the disk refused.
   bool append(std::span<const send_queue::record> records);
-  // Stores the instance's drop count and time in the header.
-  bool record_drops(std::uint64_t dropped, std::int64_t last_drop_ns);
+  // Stores the instance's refusal count and time, and its highest acknowledgement, in the
+  // header.
+  bool record_progress(std::uint64_t dropped, std::int64_t last_drop_ns,
+                       std::uint64_t acknowledged);
   // Keeps only what `queue` still holds: empties the file when the queue is empty, and
   // rewrites it when it has grown past twice the queue's bound.
   bool compact(const send_queue& queue, std::size_t queue_bound);
@@ -100,6 +106,7 @@ struct spool_file::orphan {
   std::vector<std::byte> identity;
   std::uint64_t dropped = 0;
   std::int64_t last_drop_ns = 0;
+  std::uint64_t acknowledged = 0;
   send_queue records;  // oldest dropped past the bound, counted in `dropped`
 };
 

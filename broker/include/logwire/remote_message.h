@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "logwire/logwire_generated.h"
 
@@ -32,8 +33,15 @@ struct bye_message {};
 using remote_message =
     std::variant<remote_refusal, hello_message, data_message, ping_message, bye_message>;
 
-// `frames` are the message's frames after the routing id. The pointers in the result
-// point into their bytes.
+// `frames` are the message's frames after the routing id. The body is read in place when
+// it is 8-byte aligned; ZeroMQ hands small frames over at any address, and such a body is
+// copied into `scratch` first. The pointers in the result point into the frames or into
+// `scratch`, which must outlive them.
+remote_message parse_remote_message(std::span<const std::span<const std::byte>> frames,
+                                    std::vector<std::uint64_t>& scratch);
+
+// The same, with a scratch buffer of the calling thread's: the result is valid until the
+// thread's next call.
 remote_message parse_remote_message(std::span<const std::span<const std::byte>> frames);
 
 // A record buffer of a checked envelope.

@@ -26,9 +26,13 @@
 // Sequences. A producer instance (128 random bits, drawn at start) numbers its records
 // 0, 1, 2, ... in the order they were logged; an envelope carries first_sequence and its
 // records in order. The broker stores a sequence at most once per instance, so a replay
-// is harmless. A gap is records the producer dropped (its queue was full); the
-// envelope's `dropped` says how many it has dropped in all, and the broker turns every
-// increase into a note the agent sees ("N records dropped ...").
+// is harmless. When its queue is full, a producer drops its oldest unacknowledged records;
+// whether the broker had received them it cannot know, but the broker can: the sequences
+// between the envelope's `acknowledged` (the highest ACK the producer had) and its
+// first_sequence that the broker never stored are the records lost, and the broker notes
+// exactly that many ("N records ... never reached the broker"). Records refused before
+// they got a sequence (the producer's in-process buffer was full) are counted by the
+// producer in `dropped`, in all so far, and the broker notes every increase.
 //
 // Producer states:
 //
