@@ -1,5 +1,6 @@
 #include "logwire/record_sanitizer.h"
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -29,12 +30,21 @@ bool record_fit(const wire::Record& record) noexcept {
   return true;
 }
 
-void repair(std::string& text) {
+// Room per text for its table entry, offsets and a cut marker, so that texts kept within
+// the budget keep the whole record within k_max_record_bytes.
+constexpr std::size_t k_text_overhead = 96;
+
+// Repairs one text within what is left of the record's budget: each replacement
+// character is three bytes where the bad byte was one, so repaired texts can outgrow
+// the record limit that their originals kept.
+void repair(std::string& text, std::size_t& budget) {
   if (!valid_utf8(text)) text = repair_utf8(text);
-  if (text.size() > k_max_text_bytes) {
-    const std::string_view kept = utf8_prefix(text, k_max_text_bytes);
+  const std::size_t cap = std::min(k_max_text_bytes, budget);
+  if (text.size() > cap) {
+    const std::string_view kept = utf8_prefix(text, cap);
     text = std::string(kept) + cut_marker(text.size() - kept.size());
   }
+  budget -= std::min(budget, text.size());
 }
 
 }  // namespace
@@ -49,16 +59,18 @@ std::span<const std::byte> record_sanitizer::sanitize(std::span<const std::byte>
 
   ++repaired_;
   log_record record = decode_record(verified, {});
+  const std::size_t overhead = (2 * record.fields.size() + 8) * k_text_overhead;
+  std::size_t budget = k_max_record_bytes > overhead ? k_max_record_bytes - overhead : 0;
   for (std::string* text : {&record.service, &record.message, &record.request_id,
                             &record.traceparent, &record.span_id, &record.stack_trace}) {
-    repair(*text);
+    repair(*text, budget);
   }
   std::vector<field> fields;
   fields.reserve(record.fields.size());
   for (auto& [key, value] : record.fields) {
-    repair(key);
+    repair(key, budget);
     if (auto* text = std::get_if<std::string>(&value)) {
-      repair(*text);
+      repair(*text, budget);
       fields.emplace_back(key, std::string_view(*text));
     } else if (const auto* number = std::get_if<std::int64_t>(&value)) {
       fields.emplace_back(key, *number);

@@ -145,6 +145,7 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
                                                                      .sequence = sequence});
       if (status == insert_status::stored) ++counters_.records_stored;
       if (status == insert_status::duplicate) ++counters_.records_duplicate;
+      if (status == insert_status::too_large) ++counters_.records_too_large;
       s.next_sequence = sequence + 1;
     }
   }

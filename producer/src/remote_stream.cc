@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <zmq_addon.hpp>
 
 #include "logwire/logwire_generated.h"
@@ -110,8 +111,12 @@ void remote_stream::receive(std::int64_t now_ns) {
       return;
     }
     if (frames.size() != 3 || text(frames[0]) != remote::k_protocol) continue;  // not a broker
-    on_message(text(frames[1]), {static_cast<const std::byte*>(frames[2].data()), frames[2].size()},
-               now_ns);
+    // ZeroMQ hands small frames over at any address; FlatBuffers reads scalars in place.
+    const zmq::message_t& body = frames[2];
+    aligned_reply_.resize(body.size() / sizeof(std::uint64_t) + 1);
+    std::memcpy(aligned_reply_.data(), body.data(), body.size());
+    on_message(text(frames[1]),
+               {reinterpret_cast<const std::byte*>(aligned_reply_.data()), body.size()}, now_ns);
   }
 }
 
@@ -162,8 +167,13 @@ void remote_stream::spool_new_records() {
   std::vector<send_queue::record> fresh;
   fresh.reserve(queue_.size() - first);
   for (std::size_t i = first; i < queue_.size(); ++i) fresh.push_back(queue_.at(i));
-  if (!spool_->append(fresh)) spool_.reset();  // the disk refused: memory only from now on
+  if (!spool_->append(fresh)) {
+    spool_.reset();  // the disk refused: memory only from now on
+    return;
+  }
   spooled_through_ = queue_.next_sequence();
+  // While no acknowledgement comes, the queue drops its oldest: the file follows it.
+  spool_->compact(queue_, settings_.queue_bytes);
 }
 
 void remote_stream::pump(std::int64_t now_ns, std::uint64_t dropped, std::int64_t last_drop_ns) {

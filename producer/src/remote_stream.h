@@ -94,9 +94,10 @@ class remote_stream {
   std::int64_t attempt_deadline_ns_ = 0;
   std::int64_t last_heard_ns_ = 0;
   std::int64_t last_sent_ns_ = 0;
-  std::uint64_t next_send_ = 0;     // the first sequence not yet sent in this session
-  std::uint64_t dropped_sent_ = 0;  // the drop count the last envelope carried
-  std::uint64_t acknowledged_;      // the highest ACK from any broker
+  std::uint64_t next_send_ = 0;               // the first sequence not yet sent in this session
+  std::uint64_t dropped_sent_ = 0;            // the drop count the last envelope carried
+  std::uint64_t acknowledged_;                // the highest ACK from any broker
+  std::vector<std::uint64_t> aligned_reply_;  // a reply body copied to 8-byte alignment
 };
 
 }  // namespace logwire

@@ -244,8 +244,8 @@ bool spool_file::rewrite(const send_queue& queue) {
   std::vector<send_queue::record> records;
   records.reserve(queue.size());
   for (std::size_t i = 0; i < queue.size(); ++i) records.push_back(queue.at(i));
-  end_ = data_start_;
   if (::ftruncate(fd_, static_cast<off_t>(data_start_)) != 0) return false;
+  end_ = data_start_;
   return append(records);
 }
 
