@@ -85,7 +85,8 @@ broker_view decode_as_broker(const std::string& file_bytes) {
   const wire::Envelope& envelope = *data->envelope;
   vector_envelope decoded{.first_sequence = envelope.first_sequence(),
                           .dropped = envelope.dropped(),
-                          .last_drop_ns = envelope.last_drop_ns()};
+                          .last_drop_ns = envelope.last_drop_ns(),
+                          .acknowledged = envelope.acknowledged()};
   if (const auto* id = envelope.producer()) {
     decoded.producer = vector_identity{.service = text(id->service()),
                                        .host = text(id->host()),

@@ -267,7 +267,7 @@ def test_envelope_equals_the_builders():
 def test_an_empty_envelope_carries_only_the_drop_count():
     decoded = envelope_to_dict(encode_envelope(17, [], dropped=5, last_drop_ns=77))
     assert decoded == {"producer": None, "firstSequence": 17, "dropped": 5,
-                       "lastDropNs": 77, "records": []}
+                       "lastDropNs": 77, "acknowledged": 0, "records": []}
 
 
 # --- the other messages --------------------------------------------------------------------

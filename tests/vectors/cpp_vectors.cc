@@ -85,7 +85,10 @@ cpp_vector fields() {
 // A full batch with no identity (the producer sent it at HELLO) and drops to report.
 cpp_vector batch() {
   vector_envelope envelope{
-      .first_sequence = 1000, .dropped = 7, .last_drop_ns = k_base_ns - 1'000'000};
+      .first_sequence = 1000,
+      .dropped = 7,
+      .last_drop_ns = k_base_ns - 1'000'000,
+      .acknowledged = 1000};
   for (std::int64_t i = 0; i < 100; ++i) {
     log_record r = record(k_base_ns + i * 1000, i % 10 == 9 ? level::warn : level::info,
                           "batch record " + std::to_string(i));
@@ -192,6 +195,7 @@ std::vector<std::byte> encode_envelope(const vector_envelope& envelope) {
   builder.add_records(records);
   builder.add_dropped(envelope.dropped);
   builder.add_last_drop_ns(envelope.last_drop_ns);
+  builder.add_acknowledged(envelope.acknowledged);
   wire::FinishEnvelopeBuffer(fbb, builder.Finish());
   const auto* start = reinterpret_cast<const std::byte*>(fbb.GetBufferPointer());
   return {start, start + fbb.GetSize()};
@@ -232,6 +236,7 @@ nlohmann::json envelope_json(const vector_envelope& envelope) {
           {"firstSequence", envelope.first_sequence},
           {"dropped", envelope.dropped},
           {"lastDropNs", envelope.last_drop_ns},
+          {"acknowledged", envelope.acknowledged},
           {"records", std::move(records)}};
 }
 

@@ -10,7 +10,7 @@
 //                numbers 0, an absent producer null):
 //     {"producer": {"service", "host", "pid", "instanceId": {"hi", "lo"}, "language",
 //                   "libraryVersion"} | null,
-//      "firstSequence", "dropped", "lastDropNs",
+//      "firstSequence", "dropped", "lastDropNs", "acknowledged",
 //      "records": [{"timestampNs", "level": "TRACE".."FATAL", "service", "message",
 //                   "requestId", "traceparent", "spanId",
 //                   "fields": [{"key", "kind": "string"|"int"|"double"|"bool", "value"}],
@@ -57,6 +57,7 @@ struct vector_envelope {
   std::uint64_t first_sequence = 0;
   std::uint64_t dropped = 0;
   std::int64_t last_drop_ns = 0;
+  std::uint64_t acknowledged = 0;
   std::vector<vector_record> records;
 };
 

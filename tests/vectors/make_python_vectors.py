@@ -37,7 +37,7 @@ def vectors() -> Dict[str, Dict[str, Any]]:
             "producer": {"service": "api-server", "host": "dev-box", "pid": 4242,
                          "instanceId": {"hi": 0x0123456789ABCDEF, "lo": 0xFEDCBA9876543210},
                          "language": "python", "libraryVersion": "0.1.0"},
-            "firstSequence": 0, "dropped": 0, "lastDropNs": 0,
+            "firstSequence": 0, "dropped": 0, "lastDropNs": 0, "acknowledged": 0,
             "records": [
                 _record(timestampNs=1_769_854_523_456_000_000, level="INFO",
                         message="GET /api/payments 200"),
@@ -53,6 +53,7 @@ def vectors() -> Dict[str, Dict[str, Any]]:
         "python-fields": {
             "producer": None,
             "firstSequence": 41, "dropped": 3, "lastDropNs": 1_769_854_500_000_000_007,
+            "acknowledged": 40,
             "records": [
                 _record(timestampNs=1, level="TRACE", service="billing-worker",
                         message="Grüße, 世界 — naïve café ☕ 😀",

@@ -2,8 +2,6 @@
 
 Every implementation decodes every vector and must arrive at the same JSON, so this form
 has no optional keys: absent texts are "", absent numbers 0, an absent producer null.
-The envelope's `acknowledged` is not part of it (the vectors predate it); read it with
-envelope_acknowledged().
 Decoding goes through the generated readers, never through this package's writer, so a
 vector checks the writer against flatc's idea of the schema.
 """
@@ -100,6 +98,7 @@ def envelope_to_dict(body: bytes) -> Dict[str, Any]:
         "firstSequence": envelope.FirstSequence(),
         "dropped": envelope.Dropped(),
         "lastDropNs": envelope.LastDropNs(),
+        "acknowledged": envelope.Acknowledged(),
         "records": [record_to_dict(buf) for buf in record_buffers(body)],
     }
 
@@ -110,8 +109,7 @@ def envelope_acknowledged(body: bytes) -> int:
 
 
 def envelope_from_dict(form: Dict[str, Any]) -> bytes:
-    """The Envelope this package's writer makes of a vector's decoded form (with an
-    optional "acknowledged")."""
+    """The Envelope this package's writer makes of a vector's decoded form."""
     producer = form["producer"]
     identity = None
     if producer is not None:
@@ -129,4 +127,4 @@ def envelope_from_dict(form: Dict[str, Any]) -> bytes:
     ]
     return encode_envelope(form["firstSequence"], records, dropped=form["dropped"],
                            last_drop_ns=form["lastDropNs"],
-                           acknowledged=form.get("acknowledged", 0), producer=identity)
+                           acknowledged=form["acknowledged"], producer=identity)
