@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make soak`: what is too long for `make test`. Every fuzz target for SOAK_FUZZ_SECONDS
-# (default 600), then the kill tests SOAK_KILL_ROUNDS times (default 10).
+# (default 600), then the kill tests SOAK_KILL_ROUNDS times (default 10), for the
+# shared-memory rings and for remote producers over ZeroMQ.
 set -euo pipefail
 build=${1:-build}
 fuzz_seconds=${SOAK_FUZZ_SECONDS:-600}
@@ -16,3 +17,5 @@ for fuzzer in "$build"/fuzz/*_fuzz; do
 done
 echo "== kill tests x$kill_rounds"
 "$build/bin/kill_test" --gtest_repeat="$kill_rounds" --gtest_brief=1
+"$build/bin/remote_kill_test" --gtest_filter='*killed*' --gtest_repeat="$kill_rounds" \
+    --gtest_brief=1
