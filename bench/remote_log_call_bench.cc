@@ -1,0 +1,263 @@
+// What a log call costs on the ZeroMQ path. The call encodes the record into the remote
+// producer's in-process ring and returns; its sending thread does every network I/O. Timed
+// with a broker listening (in this process: remote_listener and a store), so that the
+// sending thread is really sending while the calls run, flat out and paced at 200,000
+// calls/s (a rate the broker keeps up with), and with no broker at all (records queue up;
+// past the queue bound the oldest are dropped). The reference in the same run: the same
+// record through the shared-memory producer, a thread draining its ring as the broker
+// would, as in log_call_bench.
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "latency_histogram.h"
+#include "logwire/producer.h"
+#include "logwire/ring.h"
+#include "logwire/runtime_dir.h"
+#include "logwire/shm_segment.h"
+#include "logwire/store.h"
+#include "logwire/timestamp.h"
+#include "remote_listener.h"
+
+namespace {
+
+using logwire::bench::latency_histogram;
+using logwire::bench::ns_per_tick;
+using logwire::bench::ticks;
+
+// The record of log_call_bench, so the figures compare with its.
+constexpr const char* k_message = "Payment gateway timeout for order 4711";  // 38 bytes
+constexpr const char* k_request_id = "req-12345";
+constexpr const char* k_traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr const char* k_span_id = "span-789";
+
+constexpr std::int64_t k_calls = 2'000'000;
+constexpr std::int64_t k_paced_calls = 1'000'000;
+constexpr double k_paced_interval_ns = 5'000;  // 200,000 calls/s
+// Holds every record of a run: the store never wraps, so what is timed beside the calls is
+// the broker taking records, not evicting them.
+constexpr std::uint64_t k_store_bytes = 1024ull * 1024 * 1024;
+// The producer's close waits this long for acknowledgements, not the default 2 s.
+constexpr auto k_close_timeout = std::chrono::milliseconds(100);
+
+// A private runtime directory, removed with its shared memory.
+class temp_runtime {
+ public:
+  temp_runtime() {
+    char pattern[] = "/tmp/lw-bench-XXXXXX";
+    root_ = ::mkdtemp(pattern);
+  }
+  ~temp_runtime() {
+    if (auto dir = logwire::runtime_dir::open(path())) dir->remove_shared_memory();
+    std::filesystem::remove_all(root_);
+  }
+  temp_runtime(const temp_runtime&) = delete;
+  temp_runtime& operator=(const temp_runtime&) = delete;
+  std::filesystem::path path() const { return root_ / "rt"; }
+
+ private:
+  std::filesystem::path root_;
+};
+
+// The shared-memory reference: a producer and a thread draining its ring.
+class shm_under_test {
+ public:
+  shm_under_test() {
+    logs_.emplace(
+        logwire::producer::open({.service = "bench", .runtime_dir = runtime_.path()}).value());
+    segment_.emplace(logwire::shm_segment::open(logs_->ring_name()).value());
+    reader_ = std::thread([this] {
+      logwire::ring_reader reader(logwire::attach_ring(segment_->bytes()).value());
+      while (!stop_.load(std::memory_order_relaxed)) {
+        if (reader.drain([](std::span<const std::byte>, std::uint64_t) {}, 4096) == 0) {
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  ~shm_under_test() {
+    stop_.store(true);
+    reader_.join();
+  }
+  logwire::producer& logs() { return *logs_; }
+
+ private:
+  temp_runtime runtime_;
+  std::optional<logwire::producer> logs_;
+  std::optional<logwire::shm_segment> segment_;
+  std::atomic<bool> stop_{false};
+  std::thread reader_;
+};
+
+// The broker's remote half in this process: a store and a listener serving in a thread.
+class broker_in_process {
+ public:
+  broker_in_process() {
+    dir_.emplace(logwire::runtime_dir::open(runtime_.path()).value());
+    store_ = logwire::store::open(*dir_, {.capacity_bytes = k_store_bytes}, logwire::unix_now_ns())
+                 .value();
+    listener_.emplace(logwire::remote_listener::bind("tcp://127.0.0.1:0", *store_).value());
+    thread_ = std::thread([this] { listener_->serve(stop_); });
+  }
+  ~broker_in_process() {
+    stop_.store(true);
+    thread_.join();
+  }
+  const std::string& endpoint() const { return listener_->endpoint(); }
+
+ private:
+  temp_runtime runtime_;
+  std::optional<logwire::runtime_dir> dir_;
+  std::unique_ptr<logwire::store> store_;
+  std::optional<logwire::remote_listener> listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A loopback port nothing listens on: bound once to find it, then closed.
+std::string unused_endpoint() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
+
+logwire::producer open_remote(const std::string& endpoint) {
+  return logwire::producer::open(
+             {.service = "bench", .endpoint = endpoint, .flush_timeout = k_close_timeout})
+      .value();
+}
+
+// p50 / p99 / p99.9 and the share of calls refused (ring full) per benchmark, for the table
+// printed at the end.
+std::map<std::string, std::array<double, 4>> g_results;
+
+// Times every call; `interval_ns` > 0 spaces the calls' starts that far apart.
+void time_log_calls(benchmark::State& state, logwire::producer& logs, const char* name,
+                    double interval_ns = 0) {
+  latency_histogram histogram(static_cast<std::size_t>(state.max_iterations));
+  const auto interval_ticks = static_cast<std::uint64_t>(interval_ns / ns_per_tick());
+  std::int64_t user = 987;
+  std::uint64_t refused = 0;
+  std::uint64_t next = ticks();
+  for (auto _ : state) {
+    ++user;
+    if (interval_ticks != 0) {
+      while (ticks() < next) {
+      }
+      next += interval_ticks;
+    }
+    const std::uint64_t start = ticks();
+    const bool ok =
+        logs.log(logwire::level::error, k_message,
+                 {.request_id = k_request_id, .traceparent = k_traceparent, .span_id = k_span_id},
+                 {{"userId", user}, {"paymentId", "pay-99"}, {"retryable", true}});
+    histogram.add(ticks() - start);
+    refused += ok ? 0 : 1;
+  }
+  histogram.report(state);
+  state.counters["refused"] = static_cast<double>(refused);
+  state.counters["dropped"] = static_cast<double>(logs.dropped());
+  g_results[name] = {histogram.percentile_ns(0.5), histogram.percentile_ns(0.99),
+                     histogram.percentile_ns(0.999),
+                     static_cast<double>(refused) / static_cast<double>(state.iterations())};
+}
+
+void shm_log_call(benchmark::State& state) {
+  shm_under_test shm;
+  time_log_calls(state, shm.logs(), "shared memory");
+}
+
+void zeromq_log_call_broker_listening(benchmark::State& state) {
+  broker_in_process broker;
+  auto logs = open_remote(broker.endpoint());
+  if (!logs.flush(std::chrono::seconds(10))) {
+    state.SkipWithError("the producer did not reach the broker");
+    return;
+  }
+  time_log_calls(state, logs, "zeromq, broker listening");
+  state.counters["unacknowledged"] = static_cast<double>(logs.unacknowledged());
+}
+
+void zeromq_log_call_broker_listening_paced(benchmark::State& state) {
+  broker_in_process broker;
+  auto logs = open_remote(broker.endpoint());
+  if (!logs.flush(std::chrono::seconds(10))) {
+    state.SkipWithError("the producer did not reach the broker");
+    return;
+  }
+  time_log_calls(state, logs, "zeromq, broker listening, 200k calls/s", k_paced_interval_ns);
+  state.counters["unacknowledged"] = static_cast<double>(logs.unacknowledged());
+}
+
+void zeromq_log_call_no_broker(benchmark::State& state) {
+  auto logs = open_remote(unused_endpoint());
+  time_log_calls(state, logs, "zeromq, no broker (queueing)");
+}
+
+// The timer alone: what every figure above includes.
+void timing_overhead(benchmark::State& state) {
+  latency_histogram histogram(static_cast<std::size_t>(state.max_iterations));
+  for (auto _ : state) {
+    const std::uint64_t start = ticks();
+    benchmark::ClobberMemory();
+    histogram.add(ticks() - start);
+  }
+  histogram.report(state);
+  g_results["timer alone"] = {histogram.percentile_ns(0.5), histogram.percentile_ns(0.99),
+                              histogram.percentile_ns(0.999), 0};
+}
+
+BENCHMARK(timing_overhead)->Iterations(1'000'000);
+BENCHMARK(shm_log_call)->Iterations(k_calls)->UseRealTime();
+BENCHMARK(zeromq_log_call_broker_listening)->Iterations(k_calls)->UseRealTime();
+BENCHMARK(zeromq_log_call_broker_listening_paced)->Iterations(k_paced_calls)->UseRealTime();
+BENCHMARK(zeromq_log_call_no_broker)->Iterations(k_calls)->UseRealTime();
+
+void print_summary() {
+  const auto shm = g_results.find("shared memory");
+  if (shm == g_results.end()) return;
+  std::printf("\nlog call, one thread, ns:\n  %-40s %7s %7s %8s   %-8s  %s\n", "", "p50", "p99",
+              "p99.9", "refused", "p50 vs shared memory");
+  for (const char* name :
+       {"timer alone", "shared memory", "zeromq, broker listening",
+        "zeromq, broker listening, 200k calls/s", "zeromq, no broker (queueing)"}) {
+    const auto found = g_results.find(name);
+    if (found == g_results.end()) continue;
+    const auto& [p50, p99, p999, refused] = found->second;
+    std::printf("  %-40s %7.0f %7.0f %8.0f   %6.1f %%  %.2f\n", name, p50, p99, p999, 100 * refused,
+                p50 / shm->second[0]);
+  }
+  std::printf("  goal: p50 <= 200 ns on the ZeroMQ path\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::err);  // the broker's notes on drops
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  print_summary();
+  return 0;
+}
