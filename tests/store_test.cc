@@ -1,9 +1,13 @@
 #include "logwire/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <iostream>
 
 #include "logwire/observe_query.h"
 #include "logwire/record_encoder.h"
+#include "logwire/record_log.h"
 #include "logwire/shm_segment.h"
 #include "logwire/timestamp.h"
 #include "support/temp_runtime_dir.h"
@@ -241,6 +245,36 @@ TEST_F(store_persistence, evicts_the_oldest_first_when_full) {
   EXPECT_EQ(all.logs.back().message, "4999" + padding);
   EXPECT_EQ(all.oldest_ns, k_base + static_cast<std::int64_t>(5000 - kept))
       << "a contiguous newest run";
+}
+
+TEST_F(store_persistence, wraps_when_only_eight_bytes_are_left_before_the_end) {
+  // The mapping ends where the data area does, so a padding frame written as a whole
+  // entry header here would run 48 bytes past it.
+  auto log = record_log::open(dir_.store_segment(), k_log_min_capacity, 0).value();
+  const auto append = [&](std::uint64_t sequence, std::size_t record_bytes) {
+    const std::vector<std::byte> record(record_bytes, std::byte{0x5a});
+    return log.append({.instance = {1, 2}, .sequence = sequence}, record, {});
+  };
+  // Frames of 56 header bytes plus the record: 255 of 4096 and one of 4088 leave 8.
+  std::uint64_t sequence = 0;
+  for (; sequence < 255; ++sequence) ASSERT_TRUE(append(sequence, 4096 - 56));
+  ASSERT_TRUE(append(sequence++, 4088 - 56));
+  ASSERT_EQ(log.tail() % k_log_min_capacity, k_log_min_capacity - 8);
+  // A page no one may touch right after the mapping, where one is free, so that a write
+  // past the end faults here instead of landing in whatever is mapped next.
+  auto* data_end = reinterpret_cast<std::byte*>(log.at(0).header) + k_log_min_capacity;
+  void* guard =
+      ::mmap(data_end, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  const bool guarded = guard == data_end;
+
+  const auto wrapped = append(sequence, 100);
+  ASSERT_TRUE(wrapped);
+  EXPECT_EQ(*wrapped % k_log_min_capacity, 0u) << "the entry starts the next lap";
+  std::uint64_t last_sequence = 0;
+  log.for_each([&](const log_entry& entry) { last_sequence = entry.header->sequence; });
+  EXPECT_EQ(last_sequence, sequence);
+  if (guard != MAP_FAILED) ::munmap(guard, 4096);
+  if (!guarded) std::cout << "note: the page after the store was taken; no guard page this run\n";
 }
 
 TEST_F(store_persistence, a_torn_tail_left_by_a_crash_is_cut_off) {

@@ -114,6 +114,8 @@ static_assert(sizeof(log_header) <= k_log_header_size);
 static_assert(sizeof(log_entry_header) == 56);
 static_assert(offsetof(log_entry_header, sequence) == 32);
 static_assert(offsetof(log_entry_header, last_timestamp_ns) == 48);
+// A padding frame may be 8 bytes: all that is read or written of one is length and type.
+static_assert(offsetof(log_entry_header, type) + sizeof(std::uint16_t) <= 8);
 
 // One retained entry, valid until the log evicts it.
 struct log_entry {
