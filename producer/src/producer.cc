@@ -294,8 +294,10 @@ bool producer::write(const record_view& record) noexcept {
   }
   auto* bytes = reinterpret_cast<std::byte*>(buffer.data());
   encoded.write(bytes);
-  return impl_->writer.write({bytes, size}, static_cast<std::uint64_t>(now)) ==
-         write_status::written;
+  const bool written =
+      impl_->writer.write({bytes, size}, static_cast<std::uint64_t>(now)) == write_status::written;
+  if (impl_->sender) impl_->sender->wake();
+  return written;
 }
 
 namespace {

@@ -1,14 +1,23 @@
 #include "remote_sender.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
 
 namespace logwire {
 namespace {
 
 constexpr std::size_t k_records_per_take = 4096;
-// While idle, the thread looks at the ring at most this far apart; a busy one at once.
-constexpr auto k_min_idle_wait = std::chrono::microseconds(200);
-constexpr auto k_max_idle_wait = std::chrono::milliseconds(2);
+// While records flow, the thread looks at the ring at least every millisecond (zmq_poll
+// counts whole milliseconds). After this many quiet polls it sleeps until a caller wakes
+// it, so an idle producer costs nothing; a caller pays the wake-up (one write to an
+// eventfd) only on its first record after such a lull.
+constexpr auto k_active_wait = std::chrono::milliseconds(1);
+constexpr int k_quiet_polls_before_sleep = 50;
+constexpr auto k_sleep_wait = std::chrono::milliseconds(100);  // timers: pings, timeouts
 constexpr auto k_bye_timeout = std::chrono::milliseconds(200);
 
 std::int64_t now_ns() noexcept {
@@ -18,6 +27,24 @@ std::int64_t now_ns() noexcept {
 }
 
 }  // namespace
+
+wake_fd::wake_fd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+wake_fd::~wake_fd() {
+  ::close(fd_);
+}
+
+void wake_fd::signal() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t written = ::write(fd_, &one, sizeof one);
+}
+
+void wake_fd::clear() noexcept {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const ssize_t taken = ::read(fd_, &count, sizeof count);
+}
 
 remote_sender::remote_sender(const remote_settings& settings, ring_view handoff,
                              std::vector<std::byte> identity, std::optional<spool_file> spool,
@@ -64,7 +91,8 @@ void remote_sender::publish() {
 }
 
 void remote_sender::run(std::stop_token stop) {
-  auto idle_wait = std::chrono::duration_cast<std::chrono::microseconds>(k_min_idle_wait);
+  const std::stop_callback on_stop(stop, [this] { wake_.signal(); });  // no sleeping through it
+  int quiet_polls = 0;
   std::int64_t stop_deadline = 0;
   std::vector<zmq::pollitem_t> items;
   while (true) {
@@ -99,20 +127,31 @@ void remote_sender::run(std::stop_token stop) {
 
     items.clear();
     items.push_back({live_->socket().handle(), 0, ZMQ_POLLIN, 0});
-    for (auto& orphan : orphans_)
+    for (auto& orphan : orphans_) {
       items.push_back({orphan.stream->socket().handle(), 0, ZMQ_POLLIN, 0});
+    }
     bool busy = moved > 0 || live_->can_send();
     for (auto& orphan : orphans_) busy = busy || orphan.stream->can_send();
-    if (busy) {
-      idle_wait = std::chrono::duration_cast<std::chrono::microseconds>(k_min_idle_wait);
+    quiet_polls = busy ? 0 : quiet_polls + 1;
+    std::chrono::milliseconds wait{0};
+    if (!busy && quiet_polls < k_quiet_polls_before_sleep) {
+      wait = k_active_wait;
+    } else if (!busy) {
+      // Long quiet: sleep until a caller logs (it writes the wake fd, having seen the
+      // flag) or the timers are due. The ring is looked at again after the flag is up,
+      // so a record committed just before is not left waiting.
+      sleeping_.store(true, std::memory_order_seq_cst);
+      if (reader_.backlog() == 0) {
+        wait = k_sleep_wait;
+        items.push_back({nullptr, wake_.fd(), ZMQ_POLLIN, 0});
+      }
     }
     try {
-      zmq::poll(items.data(), items.size(),
-                busy ? std::chrono::milliseconds(0)
-                     : std::chrono::duration_cast<std::chrono::milliseconds>(idle_wait));
-      if (!busy && idle_wait < k_max_idle_wait) idle_wait *= 2;
+      zmq::poll(items.data(), items.size(), wait);
     } catch (const zmq::error_t&) {
     }
+    sleeping_.store(false, std::memory_order_relaxed);
+    wake_.clear();
     const std::int64_t after = now_ns();
     if ((items[0].revents & ZMQ_POLLIN) != 0) live_->receive(after);
     std::size_t i = 1;

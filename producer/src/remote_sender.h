@@ -23,6 +23,22 @@
 
 namespace logwire {
 
+// An eventfd a thread can poll and others can signal. Thread-safety: any thread.
+class wake_fd {
+ public:
+  wake_fd();
+  ~wake_fd();
+  wake_fd(const wake_fd&) = delete;
+  wake_fd& operator=(const wake_fd&) = delete;
+
+  int fd() const noexcept { return fd_; }
+  void signal() noexcept;
+  void clear() noexcept;  // takes any pending signal
+
+ private:
+  int fd_;
+};
+
 // Thread-safety: flush() and the counters from any thread; construction and destruction
 // from one.
 class remote_sender {
@@ -49,6 +65,15 @@ class remote_sender {
   }
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
+  // Called by log() after it put a record in the ring: wakes the thread if it sleeps.
+  // Costs a relaxed load unless it does (then one eventfd write).
+  void wake() noexcept {
+    if (sleeping_.load(std::memory_order_relaxed) &&
+        sleeping_.exchange(false, std::memory_order_relaxed)) {
+      wake_.signal();
+    }
+  }
+
  private:
   void run(std::stop_token stop);
   std::size_t take_from_ring(std::int64_t now_ns);
@@ -73,6 +98,8 @@ class remote_sender {
   std::atomic<std::uint64_t> taken_{0};         // records taken from the ring so far
   std::atomic<std::uint64_t> acknowledged_{0};  // of those, how many are acknowledged
   std::atomic<bool> connected_{false};
+  std::atomic<bool> sleeping_{false};  // the thread waits on wake_ and wants a signal
+  wake_fd wake_;
   std::mutex flush_mutex_;
   std::condition_variable flushed_;
   std::jthread thread_;  // last: started after everything it uses
