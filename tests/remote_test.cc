@@ -361,8 +361,9 @@ TEST(send_queue, holds_only_what_is_unacknowledged_over_many_cycles) {
 
 // --- spool_file -----------------------------------------------------------------------------
 
-constexpr std::string_view k_identity = "identity!!";  // 10 bytes: padded to 16
-constexpr std::size_t k_data_start = k_spool_header_size + 16;
+// A real ProducerIdentity: a spool whose identity does not verify is not claimed.
+const std::vector<std::byte> k_identity = identity_body();
+const std::size_t k_data_start = k_spool_header_size + ((k_identity.size() + 7) & ~std::size_t{7});
 constexpr std::size_t k_record_size = 16;
 constexpr std::size_t k_frame_size = k_spool_frame_header_size + k_record_size;
 
@@ -372,7 +373,7 @@ class spool_fixture : public ::testing::Test {
 
   spool_file create(std::string_view service = "checkout", std::uint64_t hi = 1,
                     std::uint64_t lo = 2) {
-    return spool_file::create(dir(), service, hi, lo, as_bytes(k_identity)).value();
+    return spool_file::create(dir(), service, hi, lo, k_identity).value();
   }
 
   // Records of k_record_size bytes under `first`, `first` + 1, ..., their bytes naming them.
@@ -444,13 +445,32 @@ TEST_F(spool_fixture, hands_an_orphan_back_with_its_identity_sequences_and_bytes
   auto found = spool_file::claim_orphans(dir(), 1024 * 1024);
   ASSERT_EQ(found.size(), 1u);
   const auto& orphan = found[0];
-  EXPECT_EQ(text_of(orphan.identity), k_identity);
+  EXPECT_EQ(orphan.identity, k_identity);
   EXPECT_EQ(sequences(orphan.records), (std::vector<std::uint64_t>{10, 11, 12}));
   EXPECT_EQ(texts(orphan.records),
             (std::vector<std::string>{"record-000000010", "record-000000011", "record-000000012"}));
   EXPECT_EQ(orphan.records.next_sequence(), 13u);
   EXPECT_EQ(orphan.dropped, 0u);
   EXPECT_EQ(orphan.last_drop_ns, 0);
+}
+
+TEST_F(spool_fixture, leaves_a_spool_whose_identity_does_not_verify) {
+  orphaned(10, 3);
+  const auto path = std::filesystem::directory_iterator(dir())->path();
+  corrupt(path, k_spool_header_size + 1);  // the identity's root offset, now out of bounds
+  EXPECT_TRUE(spool_file::claim_orphans(dir(), 1024 * 1024).empty());
+  EXPECT_TRUE(std::filesystem::exists(path)) << "left where it is";
+}
+
+TEST_F(spool_fixture, deletes_a_temporary_spool_left_by_a_crash_and_claims_nothing_of_it) {
+  std::filesystem::create_directories(dir());
+  const auto debris = dir() / "checkout-00000000000000010000000000000002.spool.tmp";
+  std::FILE* file = std::fopen(debris.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fputs("half a header", file);
+  std::fclose(file);
+  EXPECT_TRUE(spool_file::claim_orphans(dir(), 1024 * 1024).empty());
+  EXPECT_FALSE(std::filesystem::exists(debris));
 }
 
 TEST_F(spool_fixture, hands_back_records_from_several_appends_in_order) {

@@ -100,7 +100,7 @@ std::optional<std::uint64_t> record_log::append(
     evict_oldest(on_evict);
   }
   if (padding != 0) {
-        // As little as 8 bytes may be left before the end: a padding frame is its length and
+    // As little as 8 bytes may be left before the end: a padding frame is its length and
     // type only, never a whole entry header.
     auto* pad = reinterpret_cast<log_entry_header*>(data_ + (tail & mask_));
     pad->length = static_cast<std::uint32_t>(padding);

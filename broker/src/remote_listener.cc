@@ -18,7 +18,10 @@ constexpr std::int64_t k_expire_interval_ns = 1'000'000'000;
 // A frame this large is not even read: ZeroMQ drops the connection. Messages between
 // remote::k_max_message_bytes and this are read and refused with an error reply.
 constexpr std::int64_t k_hard_frame_limit =
-    4 * static_cast<std::int64_t>(remote::k_max_message_bytes);
+    2 * static_cast<std::int64_t>(remote::k_max_message_bytes);
+// Messages taken in one go before the loop looks at its stop flag and timers again, so
+// that a producer flooding the socket cannot hold them off.
+constexpr int k_messages_per_pass = 1024;
 // More frames than a message ever has are drained and refused, never kept.
 constexpr std::size_t k_max_frames = 8;
 
@@ -69,8 +72,8 @@ void remote_listener::serve(const std::atomic<bool>& stop) {
         next_expiry = now + k_expire_interval_ns;
       }
       if ((item.revents & ZMQ_POLLIN) == 0) continue;
-      // Everything waiting, before polling again.
-      while (true) {
+      // What is waiting, up to a pass's worth, before polling again.
+      for (int taken = 0; taken < k_messages_per_pass; ++taken) {
         frames.clear();
         zmq::message_t part;
         if (!socket.recv(part, zmq::recv_flags::dontwait)) break;

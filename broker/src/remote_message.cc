@@ -69,8 +69,13 @@ remote_message parse_data(std::span<const std::byte> body) {
     return refuse(remote::refusal::malformed, "the envelope's producer identity is malformed");
   }
   const auto* records = envelope->records();
+  const std::uint64_t count = records != nullptr ? records->size() : 0;
+  // Sequences count records and never come near 2^63; one that would is not a producer's.
+  if (envelope->first_sequence() > (std::uint64_t{1} << 62)) {
+    return refuse(remote::refusal::malformed, "the envelope's first_sequence is out of range");
+  }
   if (records == nullptr) return data_message{envelope};
-  if (records->size() > remote::k_max_envelope_records) {
+  if (count > remote::k_max_envelope_records) {
     return refuse(
         remote::refusal::too_large,
         "an envelope holds at most " + std::to_string(remote::k_max_envelope_records) + " records");

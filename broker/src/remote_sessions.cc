@@ -113,7 +113,13 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
   const auto* records = envelope.records();
   // Sequences skipped between what was stored (here or by a broker before a restart) or
   // acknowledged, and this envelope: records the producer's queue dropped undelivered.
-  const std::uint64_t floor = std::max(s.next_sequence, envelope.acknowledged());
+  // What the store says, not this session: another connection of the same producer (an
+  // older socket whose messages arrived late) or a gap noted before may have moved it.
+  const auto stored = store_.last_sequence(s.instance, entry_kind::record);
+  const auto noted = store_.last_sequence(s.instance, entry_kind::lost);
+  s.next_sequence = std::max(s.next_sequence, stored ? *stored + 1 : 0);
+  const std::uint64_t floor =
+      std::max({s.next_sequence, envelope.acknowledged(), noted.value_or(0)});
   if (records != nullptr && records->size() != 0 && first > floor) {
     const std::uint64_t lost = first - floor;
     note(s, entry_kind::lost, first, level::warn,

@@ -24,6 +24,7 @@
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
+#include "logwire/utf8.h"
 #include "logwire/version.h"
 #include "record_writer.h"
 #include "remote_sender.h"
@@ -51,6 +52,7 @@ result<void> check_service_name(std::string_view service) {
       return error{errc::invalid_argument, "service name has a control character"};
     }
   }
+  if (!valid_utf8(service)) return error{errc::invalid_argument, "service name is not UTF-8"};
   return {};
 }
 

@@ -51,8 +51,9 @@ class remote_sender {
   remote_sender(const remote_sender&) = delete;
   remote_sender& operator=(const remote_sender&) = delete;
 
-  // Waits until every record logged before the call is acknowledged by the broker. False
-  // if `timeout` passed first.
+  // Waits until every record logged before the call is settled: acknowledged by the
+  // broker, or dropped from a full queue (and so reported by the broker as lost). False if
+  // `timeout` passed first.
   bool flush(std::chrono::milliseconds timeout);
 
   // Records dropped from the queue (it was full) so far.
@@ -76,6 +77,10 @@ class remote_sender {
 
  private:
   void run(std::stop_token stop);
+  // One pass: take, pump, poll. False when stopping is done.
+  bool pass(std::stop_token& stop, int& quiet_polls, std::int64_t& stop_deadline);
+  // Records the ring refused so far.
+  std::uint64_t refused() const noexcept;
   std::size_t take_from_ring(std::int64_t now_ns);
   void publish();
 
@@ -92,16 +97,23 @@ class remote_sender {
     std::optional<spool_file> file;
   };
   std::list<orphan_stream> orphans_;
+  std::vector<zmq::pollitem_t> items_;  // a pass's poll items ...
+  std::vector<remote_stream*> polled_;  // ... and the stream of each socket item
 
   std::atomic<std::uint64_t> queue_dropped_{0};
   std::atomic<std::uint64_t> unacknowledged_{0};
-  std::atomic<std::uint64_t> taken_{0};         // records taken from the ring so far
-  std::atomic<std::uint64_t> acknowledged_{0};  // of those, how many are acknowledged
+  std::uint64_t consumed_head_ = 0;  // the ring position taken so far (sender thread only)
   std::atomic<bool> connected_{false};
   std::atomic<bool> sleeping_{false};  // the thread waits on wake_ and wants a signal
   wake_fd wake_;
   std::mutex flush_mutex_;
   std::condition_variable flushed_;
+  // What flush() waits on, published by the sender thread after each pass.
+  std::uint64_t consumed_ = 0;  // guarded by flush_mutex_: ring position taken
+  std::uint64_t taken_ = 0;     // guarded by flush_mutex_: sequences given out
+  // guarded by flush_mutex_: every sequence below is acknowledged, or was dropped from the
+  // queue (whose loss the broker reports)
+  std::uint64_t settled_ = 0;
   std::jthread thread_;  // last: started after everything it uses
 };
 

@@ -56,22 +56,34 @@ remote_stream::~remote_stream() = default;
 void remote_stream::open_socket(std::int64_t now_ns) {
   // Lazy Pirate: a fresh socket per attempt, so nothing a lost session left queued in the
   // old one is sent to the next broker ahead of HELLO.
-  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
-  socket_.set(zmq::sockopt::linger, 0);
-  socket_.set(zmq::sockopt::reconnect_ivl,
-              static_cast<int>(std::chrono::milliseconds(remote::k_reconnect_min).count()));
-  socket_.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(settings_.reconnect_max.count()));
-  socket_.set(zmq::sockopt::maxmsgsize, k_max_reply_bytes);
-  socket_.connect(settings_.endpoint);
   state_ = state::connecting;
+  try {
+    zmq::socket_t fresh(context_, zmq::socket_type::dealer);
+    fresh.set(zmq::sockopt::linger, 0);
+    fresh.set(zmq::sockopt::reconnect_ivl,
+              static_cast<int>(std::chrono::milliseconds(remote::k_reconnect_min).count()));
+    fresh.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(settings_.reconnect_max.count()));
+    fresh.set(zmq::sockopt::maxmsgsize, k_max_reply_bytes);
+    fresh.connect(settings_.endpoint);
+    socket_ = std::move(fresh);
+  } catch (const zmq::error_t&) {
+    // Out of file descriptors, say: no socket this attempt; the next one tries again.
+    if (!socket_) throw;  // the first: producer::open() reports it
+    socket_.close();
+    attempt_deadline_ns_ = now_ns + attempt_timeout();
+    return;
+  }
   send_hello(now_ns);
 }
 
-void remote_stream::send_hello(std::int64_t now_ns) {
-  const auto attempt_timeout = std::min<std::int64_t>(
+std::int64_t remote_stream::attempt_timeout() const noexcept {
+  return std::min<std::int64_t>(
       ns(remote::k_first_attempt_timeout) << std::min(attempt_, 16),
       std::max(ns(settings_.reconnect_max), ns(remote::k_first_attempt_timeout)));
-  attempt_deadline_ns_ = now_ns + attempt_timeout;
+}
+
+void remote_stream::send_hello(std::int64_t now_ns) {
+  attempt_deadline_ns_ = now_ns + attempt_timeout();
   const auto* id = flatbuffers::GetRoot<wire::ProducerIdentity>(identity_.data());
   auto& fbb = *builder_;
   fbb.Clear();
@@ -142,9 +154,15 @@ void remote_stream::on_message(std::string_view command, std::span<const std::by
     return;
   }
   if (command == remote::command::error && state_ == state::streaming) {
-    // no_session: the broker restarted (or forgot a silent session); anything else is a
-    // broker this producer cannot talk to yet. Either way: start over, backing off.
-    session_lost(now_ns);
+    // no_session: the broker restarted or forgot a silent session: say HELLO again. A
+    // refused envelope (malformed, too large) ends nothing: its records stay below the
+    // broker's position, and the broker reports them as lost once later ones arrive.
+    const auto* refusal = verified<wire::Refusal>(body);
+    if (refusal != nullptr && refusal->code() != nullptr &&
+        (refusal->code()->string_view() == remote::refusal::no_session ||
+         refusal->code()->string_view() == remote::refusal::unsupported_version)) {
+      session_lost(now_ns);
+    }
   }
 }
 

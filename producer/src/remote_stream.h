@@ -40,7 +40,7 @@ class remote_stream {
   remote_stream(const remote_stream&) = delete;
   remote_stream& operator=(const remote_stream&) = delete;
 
-  // The socket to poll for replies.
+  // The socket to poll for replies; closed (no handle) while an attempt could not open one.
   zmq::socket_t& socket() noexcept { return socket_; }
 
   // Takes every reply waiting on the socket.
@@ -64,12 +64,20 @@ class remote_stream {
 
   state current() const noexcept { return state_; }
   bool delivered() const noexcept { return queue_.empty(); }
+  // True when an envelope carrying `refused` (the count of records refused before they
+  // got a sequence) has been sent in this session.
+  bool refusals_reported(std::uint64_t refused) const noexcept {
+    return refused == 0 || (state_ == state::streaming && dropped_sent_ >= refused);
+  }
   const send_queue& queue() const noexcept { return queue_; }
   // True when it has work that cannot wait for the next poll timeout.
   bool can_send() const noexcept;
 
  private:
   void open_socket(std::int64_t now_ns);
+  // How long an attempt waits for WELCOME: 1 s, doubling per failed attempt, up to the
+  // reconnect limit.
+  std::int64_t attempt_timeout() const noexcept;
   void send_hello(std::int64_t now_ns);
   bool send(std::string_view command, std::span<const std::byte> body);
   void send_batches(std::int64_t now_ns, std::uint64_t dropped, std::int64_t last_drop_ns);

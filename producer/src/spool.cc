@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "logwire/logwire_generated.h"
+
 namespace logwire {
 namespace {
 
@@ -72,6 +74,39 @@ std::string file_safe(std::string_view service) {
   return out;
 }
 
+// Writes `head` and `frames` to "<path>.tmp", created and locked, then renames it to
+// `path`: a spool appears whole and already locked, so a producer claiming orphans at that
+// moment can neither take a new spool nor see half of a rewritten one. Returns the locked
+// fd, or -1.
+int publish_locked(const std::filesystem::path& path, std::span<const std::byte> head,
+                   std::span<const std::byte> frames) {
+  const std::string temporary = path.string() + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !write_all(fd, head.data(), head.size(), 0) ||
+      !write_all(fd, frames.data(), frames.size(), static_cast<off_t>(head.size())) ||
+      ::rename(temporary.c_str(), path.c_str()) != 0) {
+    ::unlink(temporary.c_str());
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// An identity that a spool's reader may hand on: a ProducerIdentity with a service and an
+// instance id (the file may be damaged, or not a spool at all).
+bool identity_usable(std::span<const std::byte> identity) {
+  if (identity.size() < sizeof(flatbuffers::uoffset_t) ||
+      reinterpret_cast<std::uintptr_t>(identity.data()) % alignof(std::uint64_t) != 0) {
+    return false;
+  }
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(identity.data()),
+                                 identity.size(), 4, 16);
+  if (!verifier.VerifyBuffer<wire::ProducerIdentity>(nullptr)) return false;
+  const auto* id = flatbuffers::GetRoot<wire::ProducerIdentity>(identity.data());
+  return id->service() != nullptr && id->service()->size() != 0 && id->instance_id() != nullptr;
+}
+
 }  // namespace
 
 spool_file::spool_file(int fd, std::filesystem::path path, std::uint64_t end,
@@ -108,33 +143,24 @@ result<spool_file> spool_file::create(const std::filesystem::path& dir, std::str
     return error{errc::invalid_argument, "producer identity too large for a spool"};
   }
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
+  if (std::filesystem::create_directories(dir, ec)) ::chmod(dir.c_str(), 0700);
+  if (ec) {
     return error{errc::io_error,
                  "cannot create spool directory " + dir.string() + ": " + ec.message()};
-  ::chmod(dir.c_str(), 0700);
+  }
   const auto path = dir / (file_safe(service) + "-" + hex16(instance_hi) + hex16(instance_lo) +
                            std::string(k_suffix));
-  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return error{errc::io_error, "cannot create spool " + path.string()};
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return error{errc::io_error, "cannot lock spool " + path.string()};
-  }
+  std::vector<std::byte> head(k_spool_header_size + padded(identity.size()));
   const spool_header header{.magic = k_spool_magic,
                             .version = k_spool_version,
                             .identity_size = static_cast<std::uint32_t>(identity.size()),
                             .dropped = 0,
                             .last_drop_ns = 0,
                             .acknowledged = 0};
-  std::vector<std::byte> head(k_spool_header_size + padded(identity.size()));
   std::memcpy(head.data(), &header, sizeof header);
   std::copy(identity.begin(), identity.end(), head.begin() + k_spool_header_size);
-  if (!write_all(fd, head.data(), head.size(), 0)) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return error{errc::io_error, "cannot write spool " + path.string()};
-  }
+  const int fd = publish_locked(path, head, {});
+  if (fd < 0) return error{errc::io_error, "cannot create spool " + path.string()};
   return spool_file(fd, path, head.size(), head.size());
 }
 
@@ -145,13 +171,20 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const auto& path = it->path();
-    if (path.extension() != k_suffix) continue;
+    const bool temporary = path.string().ends_with(std::string(k_suffix) + ".tmp");
+    if (path.extension() != k_suffix && !temporary) continue;
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) continue;
     struct stat info {};
-    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_uid != ::getuid() ||
-        ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);  // not ours, or its producer still lives
+    // Looked at once locked: until then its producer may still be writing it.
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+        info.st_uid != ::getuid() || info.st_nlink == 0) {
+      ::close(fd);  // its producer still lives, or it is not ours, or it is already gone
+      continue;
+    }
+    if (temporary) {  // a spool being published or rewritten when its producer died
+      ::unlink(path.c_str());
+      ::close(fd);
       continue;
     }
     spool_header header{};
@@ -170,7 +203,10 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
                    .last_drop_ns = header.last_drop_ns,
                    .acknowledged = header.acknowledged,
                    .records = send_queue(max_bytes_each)};
-    read_all(fd, claimed.identity.data(), claimed.identity.size(), k_spool_header_size);
+    if (!read_all(fd, claimed.identity.data(), claimed.identity.size(), k_spool_header_size) ||
+        !identity_usable(claimed.identity)) {
+      continue;  // left where it is, unlocked again as `claimed` goes
+    }
 
     std::uint64_t offset = data_start;
     std::vector<std::byte> record;
@@ -200,18 +236,20 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
   return found;
 }
 
+void spool_file::add_frame(const send_queue::record& r) {
+  const std::uint32_t head[2] = {static_cast<std::uint32_t>(r.bytes.size()),
+                                 frame_crc(r.sequence, r.bytes)};
+  const std::size_t at = buffer_.size();
+  buffer_.resize(at + k_spool_frame_header_size + padded(r.bytes.size()));
+  std::memcpy(buffer_.data() + at, head, sizeof head);
+  std::memcpy(buffer_.data() + at + 8, &r.sequence, sizeof r.sequence);
+  std::memcpy(buffer_.data() + at + 16, r.bytes.data(), r.bytes.size());
+}
+
 bool spool_file::append(std::span<const send_queue::record> records) {
   if (fd_ < 0) return false;
   buffer_.clear();
-  for (const auto& r : records) {
-    const std::uint32_t head[2] = {static_cast<std::uint32_t>(r.bytes.size()),
-                                   frame_crc(r.sequence, r.bytes)};
-    const std::size_t at = buffer_.size();
-    buffer_.resize(at + k_spool_frame_header_size + padded(r.bytes.size()));
-    std::memcpy(buffer_.data() + at, head, sizeof head);
-    std::memcpy(buffer_.data() + at + 8, &r.sequence, sizeof r.sequence);
-    std::memcpy(buffer_.data() + at + 16, r.bytes.data(), r.bytes.size());
-  }
+  for (const auto& r : records) add_frame(r);
   if (!write_all(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(end_))) {
     remove();  // a spool with a hole would replay wrongly; keep the records in memory only
     return false;
@@ -239,14 +277,18 @@ bool spool_file::compact(const send_queue& queue, std::size_t queue_bound) {
 }
 
 bool spool_file::rewrite(const send_queue& queue) {
-  // Cut to the header and written again from the queue. A process killed between the two
-  // loses those records from the spool, never duplicates them.
-  std::vector<send_queue::record> records;
-  records.reserve(queue.size());
-  for (std::size_t i = 0; i < queue.size(); ++i) records.push_back(queue.at(i));
-  if (::ftruncate(fd_, static_cast<off_t>(data_start_)) != 0) return false;
-  end_ = data_start_;
-  return append(records);
+  // A new file with the same header and the queue's records replaces this one in one
+  // rename, so a process killed half-way leaves the old spool whole.
+  std::vector<std::byte> head(data_start_);
+  if (!read_all(fd_, head.data(), head.size(), 0)) return false;
+  buffer_.clear();
+  for (std::size_t i = 0; i < queue.size(); ++i) add_frame(queue.at(i));
+  const int fd = publish_locked(path_, head, buffer_);
+  if (fd < 0) return false;
+  ::close(fd_);
+  fd_ = fd;
+  end_ = data_start_ + buffer_.size();
+  return true;
 }
 
 void spool_file::remove() {

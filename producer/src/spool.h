@@ -7,7 +7,10 @@
 //
 // File <dir>/<service>-<instance hi><instance lo>.spool (16 hex digits each), mode 0600,
 // held with an exclusive flock while its producer lives (a spool nobody holds is an
-// orphan). Host byte order:
+// orphan). A spool is written whole as "<name>.tmp", locked, and renamed into place, both
+// when it is created and when it is rewritten, so nobody sees half of one; a ".tmp" that
+// nobody holds is debris of a crash and is deleted. Little-endian (x86-64, ARM64) byte
+// order:
 //
 //    0        8         12              16         24              32             40
 //   +--------+---------+---------------+----------+---------------+--------------+----------+
@@ -93,6 +96,7 @@ class spool_file {
  private:
   spool_file(int fd, std::filesystem::path path, std::uint64_t end, std::size_t data_start);
   bool rewrite(const send_queue& queue);
+  void add_frame(const send_queue::record& record);  // to buffer_
 
   int fd_ = -1;
   std::filesystem::path path_;

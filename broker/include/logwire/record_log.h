@@ -79,7 +79,7 @@ enum class entry_kind : std::uint32_t {
   crashed = 3,       // its process ended without closing
   dropped = 4,       // records it could not deliver; `sequence` is its drop count so far
   rejected = 5,      // malformed records from it; `sequence` is the count so far
-  lost = 6,          // a gap in a remote producer's sequences; `sequence` is the gap's end
+  lost = 6,          // a gap in a remote producer's sequences, up to just below `sequence`
 };
 
 struct log_header {
