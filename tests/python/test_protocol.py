@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import logwire
@@ -238,6 +239,140 @@ def test_a_forked_child_is_a_new_instance(fake_broker, producers):
     assert producer.flush(5)
     assert [r["message"] for r in fake_broker.records(producer.identity.instance_id)] == \
         ["parent before fork", "parent after fork"]
+
+
+def test_a_forked_child_starts_only_when_it_logs(fake_broker, producers, tmp_path):
+    spool_dir = str(tmp_path / "spool")
+    producer = open_producer(producers, fake_broker.endpoint, spool_dir=spool_dir)
+    producer.log("INFO", "parent before fork")
+    assert producer.flush(5)
+    to_parent_read, to_parent = os.pipe()
+    to_child, to_child_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.close(to_parent_read)
+            os.close(to_child_write)
+            idle = (threading.active_count(), len(os.listdir(spool_dir)),
+                    producer.identity.pid, producer.status()["state"])
+            os.write(to_parent, (repr(idle) + "\n").encode())
+            os.read(to_child, 1)
+
+            def log_some(thread):
+                for n in range(25):
+                    producer.log("INFO", f"child {thread} {n}")
+
+            threads = [threading.Thread(target=log_some, args=(t,)) for t in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            ok = producer.flush(5)
+            os.write(to_parent, f"{producer.identity.instance_id} {int(ok)}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(to_parent)
+    os.close(to_child)
+    with os.fdopen(to_parent_read) as pipe:
+        idle = pipe.readline()
+        # Nothing started at fork: no thread, no spool file, no HELLO, until it logs.
+        assert idle.strip() == repr((1, 1, pid, "not started"))
+        time.sleep(0.2)
+        assert len(fake_broker.commands("HELLO")) == 1
+        os.write(to_child_write, b"g")
+        os.close(to_child_write)
+        child_instance, ok = pipe.readline().split()
+    os.waitpid(pid, 0)
+    assert ok == "1"
+    child_instance = int(child_instance)
+    assert child_instance != producer.identity.instance_id
+    messages = [r["message"] for r in fake_broker.records(child_instance)]
+    assert sorted(messages) == sorted(f"child {t} {n}" for t in range(4) for n in range(25))
+    assert len(fake_broker.commands("HELLO")) == 2
+    producer.log("INFO", "parent after fork")
+    assert producer.flush(5)
+
+
+def test_a_forked_child_that_cannot_spool_keeps_its_records_in_memory(fake_broker,
+                                                                      producers, tmp_path):
+    producer = open_producer(producers, fake_broker.endpoint, spool_dir=str(tmp_path))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its spool directory is unusable by the time it logs
+        try:
+            os.close(read_end)
+            producer._spool_dir = os.path.join(os.devnull, "spool")
+            logged = producer.log("INFO", "from the child")
+            ok = producer.flush(5)
+            report = (logged, ok, producer.status()["spool"], producer.identity.instance_id)
+            os.write(write_end, repr(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        logged, ok, spool, child_instance = eval(pipe.read())  # noqa: S307 - our child
+    os.waitpid(pid, 0)
+    assert (logged, ok, spool) == (True, True, None)
+    assert [r["message"] for r in fake_broker.records(child_instance)] == ["from the child"]
+
+
+def test_a_record_queued_just_before_the_sender_sleeps_goes_at_once(producers):
+    broker = FakeBroker(heartbeat_interval_ms=2500)
+    broker.start()
+    try:
+        producer = open_producer(producers, broker.endpoint)
+        instance = producer.identity.instance_id
+        producer.log("INFO", "first")
+        assert producer.flush(5)
+        queue = producer._queue
+        real_arm_wakeup = queue.arm_wakeup
+        raced = []
+
+        def arm_wakeup(*args):
+            if not raced and queue.next_sequence == 2 and not queue.has_unsent():
+                # A log call between the sender's last batch and its going to sleep.
+                raced.append(time.monotonic())
+                queue.append(encode_record("raced", timestamp_ns=1))
+            return real_arm_wakeup(*args)
+
+        queue.arm_wakeup = arm_wakeup
+        broker.withhold_acks = True  # no ACK to wake the sender by chance
+        producer.log("INFO", "second")
+        assert wait_for(lambda: broker.sequences(instance) == [0, 1, 2], 5)
+        sent = [e.at for e in broker.commands("DATA") if e.envelope["records"] and
+                e.envelope["firstSequence"] + len(e.envelope["records"]) == 3]
+        assert sent[0] - raced[0] < 0.5
+    finally:
+        broker.withhold_acks = False
+        producers[-1].close(0.5)
+        broker.stop()
+
+
+def test_a_second_close_waits_for_the_first_and_tells_its_outcome(producers):
+    producer = open_producer(producers, f"tcp://127.0.0.1:{free_port()}")
+    producer.log("INFO", "never delivered")
+    outcome = []
+    first = threading.Thread(target=lambda: outcome.append(producer.close(timeout=0.5)))
+    first.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert producer.close() is False
+    assert time.monotonic() - started > 0.2  # it waited for the first
+    first.join(5)
+    assert outcome == [False]
+
+
+def test_records_logged_once_close_began_are_counted_as_dropped(producers):
+    producer = open_producer(producers, f"tcp://127.0.0.1:{free_port()}")
+    producer.log("INFO", "queued")
+    first = threading.Thread(target=producer.close, kwargs={"timeout": 0.5})
+    first.start()
+    time.sleep(0.1)
+    assert producer.log("INFO", "too late") is False
+    assert producer.dropped == 1
+    first.join(5)
+    assert producer.log("INFO", "later still") is False
+    assert producer.dropped == 2
 
 
 def load_tool(endpoint: str, service: str, count: int, rate: float, *extra: str):

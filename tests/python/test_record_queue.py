@@ -145,3 +145,43 @@ def test_many_threads_append_without_losing_count():
         thread.join()
     assert queue.next_sequence == 2000
     assert len(sequences(queue)) + queue.evicted == 2000
+
+
+def test_arm_wakeup_lets_the_sender_sleep_only_when_nothing_can_be_sent():
+    queue = RecordQueue(limit_bytes=10_000)
+    queue.append(record(0))
+    queue.append(record(1))
+    queue.mark_sent(2)  # 200 bytes in flight
+    queue.append(record(2))
+    # A record that fits the window waits: no sleep, and no wake-up armed either.
+    assert not queue.arm_wakeup(300)
+    assert queue.append(record(3)) == (True, False)
+    # The window is full: only an ACK (which wakes the poll) lets it go; a new record
+    # need not wake the sender.
+    assert queue.arm_wakeup(250)
+    assert queue.append(record(4)) == (True, False)
+    queue.acknowledge(2)
+    first, batch = queue.next_batch(100, 10_000, 10_000)
+    queue.mark_sent(first + len(batch))
+    assert queue.arm_wakeup(10_000)
+    assert queue.append(record(5)) == (True, True)
+
+
+def test_snapshot_takes_a_tail_or_everything_across_both_runs_and_gaps():
+    queue = RecordQueue(limit_bytes=1_000_000,
+                        entries=[(n, record(n)) for n in range(0, 3000) if n % 7])
+    first, batch = queue.next_batch(1000, 1_000_000, 1_000_000)
+    queue.mark_sent(first + len(batch))  # some unacknowledged, the rest unsent
+    everything = [(n, record(n)) for n in range(0, 3000) if n % 7]
+    assert queue.snapshot(0) == everything
+    for start in (0, 1, 7, 500, 1200, 2990, 2999, 3000, 5000):
+        assert queue.snapshot(start) == [e for e in everything if e[0] >= start], start
+
+
+def test_a_closed_queue_refuses_and_counts():
+    queue = RecordQueue(limit_bytes=10_000)
+    assert queue.append(record(0)) == (True, False)
+    queue.close()
+    assert queue.append(record(1)) == (False, False)
+    assert queue.refused[0] == 1 and queue.next_sequence == 1
+    assert sequences(queue) == [0]

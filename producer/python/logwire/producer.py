@@ -89,39 +89,97 @@ class Producer:
         self._close_lock = threading.Lock()
         self._closed = False
         self._delivered = True
-        self._start()
+        self._close_done = threading.Event()  # set once the first close() has finished
+        self._new_instance()
+        self._start(spool_required=True)
         atexit.register(self._at_exit)
         _live_producers.add(self)
 
-    def _start(self) -> None:
-        """A new instance: identity, queue, sessions and their threads."""
+    def _new_instance(self) -> None:
+        """A new instance: its identity and its (empty) queue; nothing started yet.
+        Cheap and thread-free, so that it can run in the at-fork hook."""
         self.identity = ProducerIdentity(
             service=self._service, host=_cap_utf8(_socket.gethostname()), pid=os.getpid(),
             instance_id=secrets.randbits(128), language="python",
             library_version=__version__)
-        hello = encode_hello(self.identity)
         self._queue = RecordQueue(self._queue_bytes)
-        self._context = zmq.Context(io_threads=1)
-        spool = None
-        orphans: List[Session] = []
-        if self._spool_dir:
-            spool = SpoolFile.create(self._spool_dir,
-                                     file_name(self._service, self.identity.instance_hex),
-                                     encode_identity(self.identity))
-            orphans = self._replay_sessions(spool.path)
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._session: Optional[Session] = None
+        self._sessions: List[Session] = []
+        self._threads: List[threading.Thread] = []
+        self._context: Optional[zmq.Context] = None
+        self.spool_path: Optional[str] = None
+
+    def _start(self, spool_required: bool) -> None:
+        """Starts the instance: ZeroMQ context, spool file, sessions (its own and one per
+        orphan spool) and their threads. Records already queued are sent (and spooled)
+        like any other. Without spool_required a spool directory that cannot be used is
+        given up with a warning, and records are kept in memory only."""
+        context = zmq.Context(io_threads=1)
+        try:
+            spool = None
+            orphans: List[Session] = []
+            if self._spool_dir:
+                try:
+                    spool = SpoolFile.create(
+                        self._spool_dir, file_name(self._service, self.identity.instance_hex),
+                        encode_identity(self.identity))
+                    orphans = self._replay_sessions(context, spool.path)
+                except OSError as error:
+                    if spool_required:
+                        raise
+                    _log.warning("logwire: %s cannot spool to %s (%s); records are kept "
+                                 "in memory only", self._service, self._spool_dir, error)
+                    if spool is not None:
+                        spool.close(delete=True)
+                        spool = None
+            session = Session(context, self.endpoint, encode_hello(self.identity),
+                              self._queue, reconnect_max=self._reconnect_max, spool=spool,
+                              spool_limit=self._queue_bytes, name=self._service)
+        except BaseException:
+            context.term()
+            raise
+        self._context = context
         self.spool_path = spool.path if spool is not None else None
-        self._session = Session(self._context, self.endpoint, hello, self._queue,
-                                reconnect_max=self._reconnect_max, spool=spool,
-                                spool_limit=self._queue_bytes, name=self._service)
-        self._sessions = [self._session] + orphans
+        self._session = session
+        self._sessions = [session] + orphans
         self._threads = []
         for session in self._sessions:
             thread = threading.Thread(target=session.run, daemon=True,
                                       name=f"logwire-producer {session._name}")
             thread.start()
             self._threads.append(thread)
+        self._started = True  # last: log() reads self._session once it sees this
 
-    def _replay_sessions(self, own_path: str) -> List[Session]:
+    def _start_lazily(self, blocking: bool) -> bool:
+        """Starts an instance made by the at-fork hook, on its first use. Without
+        `blocking`, returns at once when another thread is starting it (its session will
+        find what was queued meanwhile). False when the start failed: the producer is
+        then closed and what it held is counted as dropped."""
+        if self._started:
+            return True
+        if not self._start_lock.acquire(blocking):
+            return True
+        try:
+            if self._started:
+                return True
+            try:
+                self._start(spool_required=False)
+                return True
+            except Exception:  # noqa: BLE001 - logging must not fail the caller
+                _log.exception("logwire: cannot start the producer of %s after fork",
+                               self._service)
+                self._delivered = False
+                self._closed = True
+                self._queue.close()
+                self._queue.discard()
+                self._close_done.set()  # a later close() has nothing to wait for
+                return False
+        finally:
+            self._start_lock.release()
+
+    def _replay_sessions(self, context: zmq.Context, own_path: str) -> List[Session]:
         """A session for each spool file of a producer that is gone."""
         sessions = []
         for spool, contents in claim_orphans(self._spool_dir, own_path):
@@ -145,9 +203,9 @@ class Producer:
                                 acknowledged=contents.acknowledged,
                                 entries=contents.records)
             sessions.append(Session(
-                self._context, self.endpoint, encode_hello(identity), queue,
+                context, self.endpoint, encode_hello(identity), queue,
                 reconnect_max=self._reconnect_max, spool=spool,
-                finish_when_acknowledged=True,
+                spooled_below=queue.next_sequence, finish_when_acknowledged=True,
                 name=f"{identity.service} (spooled instance {identity.instance_hex})"))
         return sessions
 
@@ -169,6 +227,7 @@ class Producer:
         is counted in `dropped`, as is a record the full queue evicts.
         """
         if self._closed:
+            self._queue.count_refused()
             return False
         try:
             if request_id is None or traceparent is None or span_id is None:
@@ -190,7 +249,12 @@ class Producer:
                 self._queue.count_refused()
                 return False
             accepted, wake = self._queue.append(record)
-            if wake:
+            if not self._started:
+                # A forked child's first record: start the instance now. The record is
+                # queued already, and sent once the session runs.
+                if accepted and not self._start_lazily(blocking=False):
+                    return False
+            elif wake:
                 self._session.wake()
             return accepted
         except Exception:  # noqa: BLE001 - a log call never raises into the caller
@@ -211,6 +275,11 @@ class Producer:
         if self._closed:
             return self._queue.empty()
         target = self._queue.next_sequence
+        if not self._started:
+            if self._queue.empty():
+                return True  # a forked child that has logged nothing
+            if not self._start_lazily(blocking=True):
+                return False
         self._session.wake()
         return self._queue.wait_acknowledged(
             target, self._flush_timeout if timeout is None else timeout)
@@ -224,12 +293,14 @@ class Producer:
 
     def status(self) -> Dict[str, Any]:
         """What the producer is doing, for a person or a test."""
+        session = self._session if self._started else None
         return {
-            "state": self._session.state,
+            # "not started": a forked child that has not logged yet.
+            "state": session.state if session is not None else "not started",
             "endpoint": self.endpoint,
             "service": self._service,
             "instance": self.identity.instance_hex,
-            "sessions_started": self._session.sessions_started,
+            "sessions_started": session.sessions_started if session is not None else 0,
             "queued_bytes": self._queue.queued_bytes,
             "next_sequence": self._queue.next_sequence,
             "dropped": self.dropped,
@@ -237,21 +308,43 @@ class Producer:
             "refused": self._queue.refused[0],
             "acknowledged": self._queue.acknowledged,
             "spool": self.spool_path,
-            "replaying": sum(1 for s in self._sessions[1:] if not s.finished.is_set()),
+            "replaying": sum(1 for s in list(self._sessions)[1:] if not s.finished.is_set()),
         }
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Delivers what is queued (waiting up to `timeout`, default flush_timeout), says
         BYE and stops. True when everything logged reached the broker; otherwise what
         is left is lost (with a warning) or, with a spool, replayed by the next
-        producer that opens the spool directory."""
+        producer that opens the spool directory. Records logged once close() has begun
+        are refused and counted in `dropped`. A second close() waits for the first and
+        returns its outcome."""
         with self._close_lock:
-            if self._closed:
-                return self._delivered
+            first = not self._closed
             self._closed = True
+            done = self._close_done
+        if not first:
+            done.wait()
+            return self._delivered
+        try:
+            return self._close(timeout)
+        finally:
+            done.set()
+
+    def _close(self, timeout: Optional[float]) -> bool:
         atexit.unregister(self._at_exit)
         wait = self._flush_timeout if timeout is None else timeout
         deadline = time.monotonic() + wait
+        # From here a log call is refused and counted: a record queued now could be left
+        # behind once the session has finished.
+        self._queue.close()
+        if not self._started:
+            # A forked child that never started: only records a log call queued just
+            # before close() began need a session; without any, there is nothing to do.
+            if self._queue.empty():
+                self._delivered = True
+                return True
+            if not self._start_lazily(blocking=True):
+                return False
         for session in self._sessions:
             session.request_close(deadline)
         finished = True
@@ -260,7 +353,7 @@ class Producer:
             if not session.finished.wait(max(0.0, deadline - time.monotonic()) + 2.0):
                 finished = False
         self._delivered = self._queue.empty()
-        if finished:
+        if finished and self._context is not None:
             self._context.term()
         if not self._delivered:
             where = (f"kept in {self.spool_path} for the next producer"
@@ -282,14 +375,21 @@ class Producer:
     # --- fork ----------------------------------------------------------------------------
 
     def _restart_after_fork(self) -> None:
-        """In a forked child: the parent's thread, socket and spool stay the parent's; the
-        child is a new process, so a new instance with an empty queue."""
+        """In a forked child: the parent's threads, sockets and spool stay the parent's;
+        the child is a new process, so a new instance with an empty queue. Nothing is
+        started here (a child that execs at once needs no threads, socket or spool
+        file): the child's first log() starts it, and keeps what it queued."""
         self._close_lock = threading.Lock()
         if self._closed:
+            # A close() another thread of the parent was running is not the child's.
+            done = threading.Event()
+            done.set()
+            self._close_done = done
             return
+        self._close_done = threading.Event()
         for session in self._sessions:
             session.abandon_after_fork()
-        self._start()
+        self._new_instance()
 
 
 _live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
@@ -302,6 +402,9 @@ def _after_fork_in_child() -> None:
         except Exception:  # noqa: BLE001 - a fork must not fail over logging
             _log.exception("logwire: cannot restart the producer after fork")
             producer._closed = True
+            done = threading.Event()
+            done.set()
+            producer._close_done = done  # close() has nothing to wait for
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

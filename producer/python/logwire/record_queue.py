@@ -2,18 +2,24 @@
 
 Thread-safety: append() and count_refused() may be called from any thread at any time
 (they are the log call's path: a short critical section, no I/O); every other method
-belongs to the session thread that sends the records, except wait_acknowledged() and
-the read-only properties, which any thread may use.
+belongs to the session thread that sends the records, except close(), discard(),
+wait_acknowledged() and the read-only properties, which any thread may use.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
+import itertools
 import threading
 import time
 from typing import Deque, Iterable, List, Optional, Tuple
 
 Entry = Tuple[int, bytes]  # (sequence, record buffer)
+
+# snapshot() walks at most this many of the newest records under the lock; a longer tail
+# is a copy of every reference (a C loop), searched outside the lock.
+_SNAPSHOT_WALK = 256
 
 
 class RecordQueue:
@@ -49,6 +55,7 @@ class RecordQueue:
         self._evicted = 0
         self._waiters = 0
         self._wake_armed = False
+        self._closed = False
         if self._limit is not None and self._bytes > self._limit:
             self._evict_oldest(self._limit)
 
@@ -57,11 +64,12 @@ class RecordQueue:
     def append(self, record: bytes) -> Tuple[bool, bool]:
         """Queues one record under the next sequence, evicting the oldest when over the
         bound. Returns (accepted, wake): wake says the session thread sleeps and should
-        be woken. A record larger than the whole bound is refused."""
+        be woken. A record larger than the whole bound, or appended once the queue is
+        closed, is refused (and counted)."""
         size = len(record)
         with self._lock:
             limit = self._limit
-            if limit is not None and size > limit:
+            if self._closed or (limit is not None and size > limit):
                 self._count_refusal()
                 return False, False
             self._pending.append((self._next, record))
@@ -77,6 +85,22 @@ class RecordQueue:
         """Counts a record that never got a sequence (it failed to encode)."""
         with self._lock:
             self._count_refusal()
+
+    def close(self) -> None:
+        """From now on append() refuses, and counts, every record: the producer is
+        closing, and a record queued now could be left behind unsent and uncounted."""
+        with self._lock:
+            self._closed = True
+
+    def discard(self) -> None:
+        """Drops every queued record, counted as evicted: nothing will send them."""
+        with self._lock:
+            dropped = len(self._unacked) + len(self._pending)
+            self._unacked.clear()
+            self._pending.clear()
+            self._bytes = self._unacked_bytes = 0
+            self._evicted += dropped
+            self._notify()
 
     def wait_acknowledged(self, sequence: int, timeout: Optional[float]) -> bool:
         """Waits until every record below `sequence` is acknowledged or evicted."""
@@ -116,12 +140,20 @@ class RecordQueue:
 
     # --- the session thread ------------------------------------------------------------
 
-    def arm_wakeup(self) -> bool:
-        """Asks append() to report a wake-up if nothing is left to send; returns True if
-        armed (the caller may sleep), False if there is work now."""
+    def arm_wakeup(self, in_flight_limit: Optional[int] = None) -> bool:
+        """Called by the session thread before it sleeps. When nothing is left to send,
+        asks append() to report a wake-up for the next record. Returns True if the
+        caller may sleep: nothing unsent, or (given the in-flight limit next_batch()
+        uses) the window is full, so an ACK, which wakes the poll, must come first.
+        False when a record could be sent now: one was queued since the caller's last
+        next_batch(), and sleeping would delay it."""
         with self._lock:
-            self._wake_armed = not self._pending
-            return self._wake_armed
+            pending = self._pending
+            self._wake_armed = not pending
+            if not pending:
+                return True
+            return (in_flight_limit is not None and bool(self._unacked) and
+                    self._unacked_bytes + len(pending[0][1]) > in_flight_limit)
 
     def empty(self) -> bool:
         """True when no record waits for an acknowledgement."""
@@ -193,18 +225,32 @@ class RecordQueue:
             self._acknowledge(next_sequence)
 
     def snapshot(self, from_sequence: int = 0) -> List[Entry]:
-        """The queued records at or above from_sequence, oldest first (for the spool).
-        Taken from the newest end, so spooling the few just logged costs little."""
+        """The queued records at or above from_sequence, oldest first (for the spool):
+        references, not copies. The lock (which append() needs) is held briefly: a short
+        tail is walked from the newest end; anything longer is a copy of every
+        reference, searched after the lock is released."""
         with self._lock:
+            oldest = self._unacked or self._pending
+            if not oldest:
+                return []
+            if oldest[0][0] >= from_sequence:  # all of it (a spool rewrite)
+                return [*self._unacked, *self._pending]
             tail: List[Entry] = []
-            for queue in (self._pending, self._unacked):
-                for entry in reversed(queue):
-                    if entry[0] < from_sequence:
-                        tail.reverse()
-                        return tail
-                    tail.append(entry)
-            tail.reverse()
-            return tail
+            walked = itertools.islice(
+                itertools.chain(reversed(self._pending), reversed(self._unacked)),
+                _SNAPSHOT_WALK)
+            for entry in walked:
+                if entry[0] < from_sequence:
+                    tail.reverse()
+                    return tail
+                tail.append(entry)
+            if len(tail) < _SNAPSHOT_WALK:  # the whole queue, walked
+                tail.reverse()
+                return tail
+            everything = [*self._unacked, *self._pending]
+        # Sequences grow from the oldest unacknowledged to the newest unsent.
+        start = bisect.bisect_left(everything, from_sequence, key=lambda entry: entry[0])
+        return everything[start:] if start else everything
 
     # --- under the lock ----------------------------------------------------------------
 

@@ -61,7 +61,10 @@ class Session:
     def __init__(self, context: zmq.Context, endpoint: str, hello: bytes,
                  queue: RecordQueue, *, reconnect_max: float,
                  spool: Optional[SpoolFile] = None, spool_limit: int = 0,
-                 finish_when_acknowledged: bool = False, name: str = "") -> None:
+                 spooled_below: int = 0, finish_when_acknowledged: bool = False,
+                 name: str = "") -> None:
+        """spooled_below: the queue's records below this sequence are in the spool file
+        already (a replayed spool's); the others are written to it."""
         self._context = context
         self._endpoint = endpoint
         self._hello = hello
@@ -69,7 +72,7 @@ class Session:
         self._reconnect_max = max(reconnect_max, protocol.RECONNECT_MIN_S)
         self._spool = spool
         self._spool_limit = spool_limit
-        self._spooled = 0 if spool is None else queue.next_sequence
+        self._spooled = spooled_below  # every queued record below it is in the spool
         self._finish_when_acknowledged = finish_when_acknowledged
         self._name = name
         self._close_deadline: Optional[float] = None
@@ -226,8 +229,14 @@ class Session:
                 wait = min(wait, 0.01)
             if self._spool is not None and queue.next_sequence > self._spooled:
                 wait = min(wait, _SPOOL_INTERVAL_S)
-            queue.arm_wakeup()
-            ready = dict(poller.poll(max(1, int(wait * 1000) + 1)))
+            if queue.arm_wakeup(protocol.MAX_IN_FLIGHT_BYTES):
+                timeout_ms = max(1, int(wait * 1000) + 1)
+            else:
+                # A record was queued after the last batch, before the wake-up was armed:
+                # nobody will wake us for it, so do not sleep (while ZeroMQ would block,
+                # the short wait above stands).
+                timeout_ms = max(1, int(wait * 1000) + 1) if blocked else 0
+            ready = dict(poller.poll(timeout_ms))
             if self._wake_read in ready:
                 self._drain_wakes()
             if socket not in ready:
@@ -374,7 +383,11 @@ class Session:
         if progress != spool.progress:
             self._spool_call(spool.write_progress, *progress)
         if self._spool is not None and spool.frame_bytes > 2 * self._spool_limit > 0:
-            self._spool_call(spool.rewrite, queue.snapshot(0))
+            # References taken briefly under the queue's lock; the file written outside it.
+            entries = queue.snapshot(0)
+            if self._spool_call(spool.rewrite, entries) and entries:
+                # Records queued since the append above are in the new file already.
+                self._spooled = max(self._spooled, entries[-1][0] + 1)
 
     def _spool_call(self, method: Callable, *args: object) -> bool:
         """Runs a spool operation; on an I/O error the spool is given up (with a

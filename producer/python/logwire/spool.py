@@ -33,8 +33,15 @@ crc32 (zlib's) covers the sequence and the record. A frame cut short, failing it
 or not above the previous sequence ends the spool there: a producer killed mid-write
 loses only the frame it was writing. The file is cut back to its header whenever every
 record is acknowledged, and rewritten from the queue when it grows past twice the
-queue's bound (a process killed in between loses those records from the spool, never
-duplicates them). Nothing is fsync'd: a spool survives the process, not the machine.
+queue's bound. Nothing is fsync'd: a spool survives the process, not the machine.
+
+A spool never appears unlocked, nor half-written, under its ``.spool`` name: creating
+one, and rewriting one, writes ``<name>.spool.tmp`` (O_CREAT|O_EXCL, 0600, locked with
+flock before anything is written) and renames it to ``<name>.spool``; the lock goes with
+the open file. A producer claiming orphans therefore never takes a spool being created,
+and a producer killed mid-rewrite leaves its previous spool whole. A ``.spool.tmp`` is
+never replayed; one whose lock can be taken was left by a crash and is deleted. The C++
+producer (producer/src/spool.cc) does the same.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import os
 import re
 import stat
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple
@@ -53,6 +61,7 @@ from typing import Iterable, List, Optional, Tuple
 MAGIC = b"LWSPOOL1"
 VERSION = 1
 SUFFIX = ".spool"
+TMP_SUFFIX = ".tmp"  # <name>.spool.tmp: a spool being created or rewritten
 HEADER_SIZE = 40
 FRAME_HEADER_SIZE = 16
 MAX_IDENTITY_BYTES = 4096
@@ -62,6 +71,11 @@ _PROGRESS_AT = 16
 _FRAME = struct.Struct("<I I Q")
 _SEQUENCE = struct.Struct("<Q")
 _MAX_RECORD_BYTES = 16 * 1024 * 1024
+# Attempts at creating a .spool.tmp another producer took for a crash's garbage, which it
+# deletes, at that very moment; 1 ms apart.
+_CREATE_ATTEMPTS = 100
+# Frames written per write() in a rewrite.
+_REWRITE_CHUNK_BYTES = 1024 * 1024
 
 _log = logging.getLogger("logwire")
 
@@ -156,29 +170,27 @@ class SpoolFile:
     is created before that thread starts).
     """
 
-    def __init__(self, path: str, fd: int, data_start: int, end: int,
+    def __init__(self, path: str, fd: int, identity: bytes, end: int,
                  progress: Tuple[int, int, int] = (0, 0, 0)) -> None:
         self.path = path
         self._fd = fd
-        self._data_start = data_start
+        self._identity = identity
+        self._data_start = HEADER_SIZE + _padded(len(identity))
         self._end = end
         self.progress = progress  # (dropped, last_drop_ns, acknowledged) in the header
 
     @classmethod
     def create(cls, directory: str, name: str, identity: bytes) -> "SpoolFile":
-        """A new, locked, empty spool file for a new instance."""
+        """A new, locked, empty spool file for a new instance: written as
+        <name>.tmp, locked, then renamed to <name>. Raises OSError (FileExistsError when
+        <name> exists)."""
         os.makedirs(directory, mode=0o700, exist_ok=True)
         path = os.path.join(directory, name)
         header = encode_header(identity)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.pwrite(fd, header, 0)
-        except BaseException:
-            os.close(fd)
-            _unlink_quietly(path)
-            raise
-        return cls(path, fd, len(header), len(header))
+        if os.path.lexists(path):  # 128 random bits: only a bug names an instance twice
+            raise FileExistsError(errno.EEXIST, "a spool of this instance exists", path)
+        fd = _create_locked(path, [header])
+        return cls(path, fd, identity, len(header))
 
     @classmethod
     def claim(cls, path: str) -> Optional[Tuple["SpoolFile", SpoolContents]]:
@@ -200,14 +212,18 @@ class SpoolFile:
             if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 return None
             raise
+        if not _still_named(fd, path):
+            # Renamed over (a rewrite) or deleted between our open and our lock: what we
+            # locked is not the spool under that name.
+            os.close(fd)
+            return None
         try:
             contents = decode(_read_all(fd))
         except (SpoolError, OSError):
             os.close(fd)
             raise
-        data_start = HEADER_SIZE + _padded(len(contents.identity))
         progress = (contents.dropped, contents.last_drop_ns, contents.acknowledged)
-        return cls(path, fd, data_start, contents.end, progress), contents
+        return cls(path, fd, contents.identity, contents.end, progress), contents
 
     @property
     def size(self) -> int:
@@ -239,10 +255,14 @@ class SpoolFile:
             self._end = self._data_start
 
     def rewrite(self, entries: Iterable[Entry]) -> None:
-        """Keeps only `entries`: cut to the header, written again."""
-        self._end = self._data_start
-        os.ftruncate(self._fd, self._data_start)
-        self.append(entries)
+        """Keeps only `entries`: the header and `entries` written to <path>.tmp (locked),
+        renamed over the file, whose descriptor is then closed. A process killed before
+        the rename leaves the file as it was (and a .tmp the next claim deletes)."""
+        header = encode_header(self._identity, *self.progress)
+        fd = _create_locked(self.path, _chunks(header, entries))
+        old, self._fd = self._fd, fd
+        self._end = os.fstat(fd).st_size
+        os.close(old)
 
     def close(self, delete: bool) -> None:
         """Releases the lock; with `delete`, removes the file first (everything in it was
@@ -264,7 +284,8 @@ class SpoolFile:
 
 def claim_orphans(directory: str, own_path: str) -> List[Tuple[SpoolFile, SpoolContents]]:
     """Every spool in `directory` whose producer is gone, locked and read. One that
-    cannot be read is left where it is, with a warning."""
+    cannot be read is left where it is, with a warning. A .spool.tmp is never claimed:
+    one that nobody holds was left by a crash and is deleted."""
     claimed = []
     try:
         names = sorted(os.listdir(directory))
@@ -274,6 +295,9 @@ def claim_orphans(directory: str, own_path: str) -> List[Tuple[SpoolFile, SpoolC
     own = os.path.abspath(own_path)
     for name in names:
         path = os.path.join(directory, name)
+        if name.endswith(SUFFIX + TMP_SUFFIX):
+            _remove_if_abandoned(path)
+            continue
         if not name.endswith(SUFFIX) or os.path.abspath(path) == own:
             continue
         try:
@@ -284,6 +308,105 @@ def claim_orphans(directory: str, own_path: str) -> List[Tuple[SpoolFile, SpoolC
         if found is not None:
             claimed.append(found)
     return claimed
+
+
+def _create_locked(path: str, chunks: Iterable[bytes]) -> int:
+    """Writes `chunks` to a new <path>.tmp, created (O_EXCL, 0600) and flock'ed before
+    anything is written, and renames it to `path`; returns its descriptor, locked. On
+    failure nothing is left behind, and `path` is as it was."""
+    tmp = path + TMP_SUFFIX
+    fd = _open_locked_tmp(tmp)
+    try:
+        at = 0
+        for chunk in chunks:
+            _write_all(fd, chunk, at)
+            at += len(chunk)
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_locked_tmp(tmp: str) -> int:
+    """A new, empty, locked <name>.spool.tmp. A producer listing the directory between
+    our open and our flock may take it for a crash's garbage and delete it; then we
+    create it again."""
+    for attempt in range(_CREATE_ATTEMPTS):
+        last = attempt + 1 == _CREATE_ATTEMPTS
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC |
+                         os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            # Being deleted by such a producer, or left by a crash of this instance.
+            if last:
+                raise
+            _remove_if_abandoned(tmp)
+            time.sleep(0.001)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # that producer holds it, and deletes it
+            if last:
+                raise
+            time.sleep(0.001)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if os.fstat(fd).st_nlink == 0:  # deleted before we locked it
+            os.close(fd)
+            continue
+        return fd
+    raise OSError(errno.EAGAIN, "cannot create a spool file", tmp)
+
+
+def _still_named(fd: int, path: str) -> bool:
+    """True when `path` still names the file open as `fd` (checked once it is locked)."""
+    try:
+        opened, named = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return opened.st_nlink > 0 and (opened.st_dev, opened.st_ino) == \
+        (named.st_dev, named.st_ino)
+
+
+def _remove_if_abandoned(path: str) -> None:
+    """Deletes a .spool.tmp whose lock can be taken: its producer died creating or
+    rewriting its spool. A locked one is being written; it is left alone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # held: a producer is writing it
+        if _still_named(fd, path):
+            _unlink_quietly(path)
+    finally:
+        os.close(fd)
+
+
+def _chunks(header: bytes, entries: Iterable[Entry]) -> Iterable[bytes]:
+    """The header, then frames in pieces of about _REWRITE_CHUNK_BYTES."""
+    yield header
+    batch: List[Entry] = []
+    size = 0
+    for entry in entries:
+        batch.append(entry)
+        size += len(entry[1]) + FRAME_HEADER_SIZE
+        if size >= _REWRITE_CHUNK_BYTES:
+            yield encode_frames(batch)
+            batch, size = [], 0
+    if batch:
+        yield encode_frames(batch)
 
 
 def _read_all(fd: int) -> bytes:
