@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <boost/crc.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "logwire/logwire_generated.h"
 
@@ -78,19 +81,43 @@ std::string file_safe(std::string_view service) {
 // `path`: a spool appears whole and already locked, so a producer claiming orphans at that
 // moment can neither take a new spool nor see half of a rewritten one. Returns the locked
 // fd, or -1.
-int publish_locked(const std::filesystem::path& path, std::span<const std::byte> head,
-                   std::span<const std::byte> frames) {
+int publish_once(const std::filesystem::path& path, std::span<const std::byte> head,
+                 std::span<const std::byte> frames) {
   const std::string temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !write_all(fd, head.data(), head.size(), 0) ||
       !write_all(fd, frames.data(), frames.size(), static_cast<off_t>(head.size())) ||
       ::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int failure = errno;
     ::unlink(temporary.c_str());
     ::close(fd);
+    errno = failure;
     return -1;
   }
   return fd;
+}
+
+// A producer claiming orphans can take the lock of a fresh ".tmp" between its open and
+// its flock (and delete it as debris): then it is simply made again.
+int publish_locked(const std::filesystem::path& path, std::span<const std::byte> head,
+                   std::span<const std::byte> frames) {
+  constexpr int k_attempts = 100;
+  for (int attempt = 0; attempt < k_attempts; ++attempt) {
+    if (const int fd = publish_once(path, head, frames); fd >= 0) return fd;
+    if (errno != EWOULDBLOCK && errno != ENOENT && errno != EEXIST) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return -1;
+}
+
+// True when `path` still names the file open at `fd`: a spool may have been renamed over
+// (rewritten) between the claimer's open and its lock.
+bool still_named(int fd, const std::filesystem::path& path) {
+  struct stat open_file {
+  }, named{};
+  return ::fstat(fd, &open_file) == 0 && ::stat(path.c_str(), &named) == 0 &&
+         open_file.st_dev == named.st_dev && open_file.st_ino == named.st_ino;
 }
 
 // An identity that a spool's reader may hand on: a ProducerIdentity with a service and an
@@ -178,7 +205,7 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
     struct stat info {};
     // Looked at once locked: until then its producer may still be writing it.
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
-        info.st_uid != ::getuid() || info.st_nlink == 0) {
+        info.st_uid != ::getuid() || info.st_nlink == 0 || !still_named(fd, path)) {
       ::close(fd);  // its producer still lives, or it is not ours, or it is already gone
       continue;
     }
