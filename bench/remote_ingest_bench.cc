@@ -29,6 +29,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "broker_in_process.h"
 #include "logwire/producer.h"
 #include "logwire/record_encoder.h"
 #include "logwire/remote_protocol.h"
@@ -92,42 +93,6 @@ std::size_t record_bytes() {
   return size;
 }
 
-// The broker's remote half in this process: a store on a private runtime directory and a
-// listener on a free loopback port, serving in its own thread.
-class broker_in_process {
- public:
-  broker_in_process() {
-    char pattern[] = "/tmp/lw-bench-XXXXXX";
-    root_ = ::mkdtemp(pattern);
-    dir_.emplace(logwire::runtime_dir::open(root_ / "rt").value());
-    store_ = logwire::store::open(*dir_, {.capacity_bytes = k_store_bytes}, logwire::unix_now_ns())
-                 .value();
-    listener_.emplace(logwire::remote_listener::bind("tcp://127.0.0.1:0", *store_).value());
-    thread_ = std::thread([this] { listener_->serve(stop_); });
-  }
-  ~broker_in_process() {
-    stop_.store(true);
-    thread_.join();
-    listener_.reset();
-    store_.reset();
-    dir_->remove_shared_memory();
-    std::filesystem::remove_all(root_);
-  }
-  broker_in_process(const broker_in_process&) = delete;
-  broker_in_process& operator=(const broker_in_process&) = delete;
-
-  const std::string& endpoint() const { return listener_->endpoint(); }
-  const logwire::store& records() const { return *store_; }
-
- private:
-  std::filesystem::path root_;
-  std::optional<logwire::runtime_dir> dir_;
-  std::unique_ptr<logwire::store> store_;
-  std::optional<logwire::remote_listener> listener_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 // Records per second of every repetition, per benchmark, for the table printed at the end.
 std::map<std::string, std::vector<double>> g_rates;
 
@@ -139,7 +104,7 @@ void report(benchmark::State& state, const std::string& name, std::size_t record
 }
 
 void logwire_remote_ingest(benchmark::State& state) {
-  broker_in_process broker;
+  logwire::bench::broker_in_process broker(k_store_bytes);
   auto logs =
       logwire::producer::open(
           {.service = "ingest", .endpoint = broker.endpoint(), .queue_bytes = k_queue_bytes})

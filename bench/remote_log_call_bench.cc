@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "broker_in_process.h"
 #include "latency_histogram.h"
 #include "logwire/producer.h"
 #include "logwire/ring.h"
@@ -32,6 +33,7 @@
 #include "logwire/store.h"
 #include "logwire/timestamp.h"
 #include "remote_listener.h"
+#include "support/loopback_port.h"
 
 namespace {
 
@@ -103,44 +105,6 @@ class shm_under_test {
   std::thread reader_;
 };
 
-// The broker's remote half in this process: a store and a listener serving in a thread.
-class broker_in_process {
- public:
-  broker_in_process() {
-    dir_.emplace(logwire::runtime_dir::open(runtime_.path()).value());
-    store_ = logwire::store::open(*dir_, {.capacity_bytes = k_store_bytes}, logwire::unix_now_ns())
-                 .value();
-    listener_.emplace(logwire::remote_listener::bind("tcp://127.0.0.1:0", *store_).value());
-    thread_ = std::thread([this] { listener_->serve(stop_); });
-  }
-  ~broker_in_process() {
-    stop_.store(true);
-    thread_.join();
-  }
-  const std::string& endpoint() const { return listener_->endpoint(); }
-
- private:
-  temp_runtime runtime_;
-  std::optional<logwire::runtime_dir> dir_;
-  std::unique_ptr<logwire::store> store_;
-  std::optional<logwire::remote_listener> listener_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// A loopback port nothing listens on: bound once to find it, then closed.
-std::string unused_endpoint() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
-}
-
 logwire::producer open_remote(const std::string& endpoint) {
   return logwire::producer::open(
              {.service = "bench", .endpoint = endpoint, .flush_timeout = k_close_timeout})
@@ -188,7 +152,7 @@ void shm_log_call(benchmark::State& state) {
 }
 
 void zeromq_log_call_broker_listening(benchmark::State& state) {
-  broker_in_process broker;
+  logwire::bench::broker_in_process broker(k_store_bytes);
   auto logs = open_remote(broker.endpoint());
   if (!logs.flush(std::chrono::seconds(10))) {
     state.SkipWithError("the producer did not reach the broker");
@@ -199,7 +163,7 @@ void zeromq_log_call_broker_listening(benchmark::State& state) {
 }
 
 void zeromq_log_call_broker_listening_paced(benchmark::State& state) {
-  broker_in_process broker;
+  logwire::bench::broker_in_process broker(k_store_bytes);
   auto logs = open_remote(broker.endpoint());
   if (!logs.flush(std::chrono::seconds(10))) {
     state.SkipWithError("the producer did not reach the broker");
@@ -210,7 +174,7 @@ void zeromq_log_call_broker_listening_paced(benchmark::State& state) {
 }
 
 void zeromq_log_call_no_broker(benchmark::State& state) {
-  auto logs = open_remote(unused_endpoint());
+  auto logs = open_remote(logwire::testing::unused_loopback_endpoint());
   time_log_calls(state, logs, "zeromq, no broker (queueing)");
 }
 

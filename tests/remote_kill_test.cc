@@ -26,6 +26,7 @@
 #include "logwire/timestamp.h"
 #include "support/broker_ready.h"
 #include "support/child_process.h"
+#include "support/loopback_port.h"
 #include "support/temp_runtime_dir.h"
 #include "support/wait_for.h"
 
@@ -43,23 +44,10 @@ constexpr bool k_sanitized = true;  // the processes run several times slower
 constexpr bool k_sanitized = false;
 #endif
 
-// A loopback port nobody listens on now (the kernel's pick, released at once).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 class remote_kill_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(free_port());
+    endpoint_ = testing::unused_loopback_endpoint();
     spool_dir_ = runtime_.log_file("spool").parent_path() / "spool";
   }
 

@@ -84,11 +84,10 @@ cpp_vector fields() {
 
 // A full batch with no identity (the producer sent it at HELLO) and drops to report.
 cpp_vector batch() {
-  vector_envelope envelope{
-      .first_sequence = 1000,
-      .dropped = 7,
-      .last_drop_ns = k_base_ns - 1'000'000,
-      .acknowledged = 1000};
+  vector_envelope envelope{.first_sequence = 1000,
+                           .dropped = 7,
+                           .last_drop_ns = k_base_ns - 1'000'000,
+                           .acknowledged = 1000};
   for (std::int64_t i = 0; i < 100; ++i) {
     log_record r = record(k_base_ns + i * 1000, i % 10 == 9 ? level::warn : level::info,
                           "batch record " + std::to_string(i));
@@ -232,12 +231,9 @@ nlohmann::json envelope_json(const vector_envelope& envelope) {
                        {"fields", std::move(fields)},
                        {"stackTrace", r.stack_trace}});
   }
-  return {{"producer", std::move(producer)},
-          {"firstSequence", envelope.first_sequence},
-          {"dropped", envelope.dropped},
-          {"lastDropNs", envelope.last_drop_ns},
-          {"acknowledged", envelope.acknowledged},
-          {"records", std::move(records)}};
+  return {{"producer", std::move(producer)},       {"firstSequence", envelope.first_sequence},
+          {"dropped", envelope.dropped},           {"lastDropNs", envelope.last_drop_ns},
+          {"acknowledged", envelope.acknowledged}, {"records", std::move(records)}};
 }
 
 }  // namespace logwire::test_vectors

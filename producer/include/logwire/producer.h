@@ -152,7 +152,7 @@ class producer {
   }
   bool write(const record_view& record) noexcept;
 
-    // Waits until every record logged before the call has reached the broker: drained
+  // Waits until every record logged before the call has reached the broker: drained
   // from the shared-memory ring, or over ZeroMQ acknowledged (or dropped from a full
   // queue, which the broker then reports as lost). False if `timeout` passed.
   bool flush(std::chrono::milliseconds timeout) noexcept;
