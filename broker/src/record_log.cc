@@ -119,7 +119,9 @@ std::optional<std::uint64_t> record_log::append(
                        .kind = static_cast<std::uint32_t>(meta.kind),
                        .repeat_count = 1,
                        .last_timestamp_ns = 0};
-  std::memcpy(out + sizeof(log_entry_header), meta.service.data(), service_length);
+    if (service_length != 0) {
+    std::memcpy(out + sizeof(log_entry_header), meta.service.data(), service_length);
+  }
   if (!record.empty()) {
     std::memcpy(out + sizeof(log_entry_header) + align8(service_length), record.data(),
                 record.size());
