@@ -488,7 +488,7 @@ TEST_F(spool_fixture, hands_back_records_from_several_appends_in_order) {
 TEST_F(spool_fixture, reads_back_the_recorded_progress) {
   {
     spool_file spool = create();
-    ASSERT_TRUE(append_all(spool, records(0, 1)));
+    ASSERT_TRUE(append_all(spool, records(0, 42)));
     ASSERT_TRUE(spool.record_progress(3, k_now, 0));
     ASSERT_TRUE(spool.record_progress(7, k_now + 5, 40));  // rewritten in place
   }
@@ -497,7 +497,8 @@ TEST_F(spool_fixture, reads_back_the_recorded_progress) {
   EXPECT_EQ(found[0].dropped, 7u);
   EXPECT_EQ(found[0].last_drop_ns, k_now + 5);
   EXPECT_EQ(found[0].acknowledged, 40u);
-  EXPECT_EQ(sequences(found[0].records), (std::vector<std::uint64_t>{0})) << "frames untouched";
+  EXPECT_EQ(sequences(found[0].records), (std::vector<std::uint64_t>{40, 41}))
+      << "records the broker acknowledged are not sent again";
 }
 
 TEST_F(spool_fixture, does_not_claim_a_spool_whose_producer_lives) {
@@ -1353,6 +1354,23 @@ TEST(producer_over_zeromq, refuses_an_endpoint_that_is_not_zeromq) {
   const auto opened = producer::open({.service = "checkout", .endpoint = "udp://x"});
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code, errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace logwire
+
+namespace logwire {
+namespace {
+
+TEST(loopback_endpoint, tells_loopback_addresses_from_the_rest) {
+  for (const char* loopback : {"tcp://127.0.0.1:7717", "tcp://127.1.2.3:1", "tcp://[::1]:7717",
+                               "tcp://localhost:7717", "ipc:///run/logwire/producers.sock"}) {
+    EXPECT_TRUE(loopback_endpoint(loopback)) << loopback;
+  }
+  for (const char* wider : {"tcp://0.0.0.0:7717", "tcp://*:7717", "tcp://10.0.0.1:7717",
+                            "tcp://127.example.com:7717", "tcp://eth0:7717"}) {
+    EXPECT_FALSE(loopback_endpoint(wider)) << wider;
+  }
 }
 
 }  // namespace

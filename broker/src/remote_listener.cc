@@ -1,5 +1,6 @@
 #include "remote_listener.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -117,9 +118,13 @@ bool loopback_endpoint(const std::string& endpoint) {
   if (endpoint.rfind(tcp, 0) != 0) {
     return endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0;
   }
+  // The host part, up to the port: an IPv4 literal in 127.0.0.0/8, [::1] or localhost.
   const std::string_view rest = std::string_view(endpoint).substr(tcp.size());
-  return rest.rfind("127.", 0) == 0 || rest.rfind("[::1]", 0) == 0 ||
-         rest.rfind("localhost:", 0) == 0;
+  const std::string_view host = rest.substr(0, rest.rfind(':'));
+  if (host == "[::1]" || host == "localhost") return true;
+  in_addr address{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &address) == 1 &&
+         (ntohl(address.s_addr) >> 24) == 127;
 }
 
 }  // namespace logwire

@@ -258,6 +258,8 @@ std::vector<spool_file::orphan> spool_file::claim_orphans(const std::filesystem:
       offset += k_spool_frame_header_size + padded(length);
     }
     claimed.file.end_ = offset;
+    // Acknowledged before its producer died: not worth sending again.
+    claimed.records.acknowledge(header.acknowledged);
     found.push_back(std::move(claimed));
   }
   return found;
