@@ -21,55 +21,19 @@
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
+#include "sample_record.h"
 
 namespace {
 
+using logwire::bench::k_message;
+using logwire::bench::k_request_id;
+using logwire::bench::k_span_id;
+using logwire::bench::k_traceparent;
 using logwire::bench::latency_histogram;
 using logwire::bench::ticks;
 
-constexpr const char* k_message = "Payment gateway timeout for order 4711";  // 38 bytes
-constexpr const char* k_request_id = "req-12345";
-constexpr const char* k_traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-constexpr const char* k_span_id = "span-789";
-
-// One producer and one draining reader for the whole run, shared by benchmark threads.
-class ring_under_test {
- public:
-  ring_under_test() {
-    char pattern[] = "/tmp/lw-bench-XXXXXX";
-    root_ = ::mkdtemp(pattern);
-    logs_ = std::make_unique<logwire::producer>(
-        logwire::producer::open({.service = "bench", .runtime_dir = root_ / "rt"}).value());
-    segment_ = std::make_unique<logwire::shm_segment>(
-        logwire::shm_segment::open(logs_->ring_name()).value());
-    reader_ = std::thread([this] {
-      logwire::ring_reader reader(logwire::attach_ring(segment_->bytes()).value());
-      while (!stop_.load(std::memory_order_relaxed)) {
-        if (reader.drain([](std::span<const std::byte>, std::uint64_t) {}, 4096) == 0) {
-          std::this_thread::yield();
-        }
-      }
-    });
-  }
-  ~ring_under_test() {
-    stop_.store(true);
-    reader_.join();
-    logs_.reset();
-    if (auto dir = logwire::runtime_dir::open(root_ / "rt")) dir->remove_shared_memory();
-    std::filesystem::remove_all(root_);
-  }
-  logwire::producer& logs() { return *logs_; }
-
- private:
-  std::filesystem::path root_;
-  std::unique_ptr<logwire::producer> logs_;
-  std::unique_ptr<logwire::shm_segment> segment_;
-  std::atomic<bool> stop_{false};
-  std::thread reader_;
-};
-
-ring_under_test& shared_ring() {
-  static ring_under_test ring;
+logwire::bench::drained_ring& shared_ring() {
+  static logwire::bench::drained_ring ring;
   return ring;
 }
 
@@ -103,10 +67,7 @@ void logwire_log_call(benchmark::State& state) {
   for (auto _ : state) {
     ++user;
     const std::uint64_t start = ticks();
-    const bool ok =
-        logs.log(logwire::level::error, k_message,
-                 {.request_id = k_request_id, .traceparent = k_traceparent, .span_id = k_span_id},
-                 {{"userId", user}, {"paymentId", "pay-99"}, {"retryable", true}});
+    const bool ok = logwire::bench::log_sample(logs, user);
     histogram.add(ticks() - start);
     refused += ok ? 0 : 1;
   }

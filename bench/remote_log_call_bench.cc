@@ -33,6 +33,7 @@
 #include "logwire/store.h"
 #include "logwire/timestamp.h"
 #include "remote_listener.h"
+#include "sample_record.h"
 #include "support/loopback_port.h"
 
 namespace {
@@ -40,12 +41,6 @@ namespace {
 using logwire::bench::latency_histogram;
 using logwire::bench::ns_per_tick;
 using logwire::bench::ticks;
-
-// The record of log_call_bench, so the figures compare with its.
-constexpr const char* k_message = "Payment gateway timeout for order 4711";  // 38 bytes
-constexpr const char* k_request_id = "req-12345";
-constexpr const char* k_traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-constexpr const char* k_span_id = "span-789";
 
 constexpr std::int64_t k_calls = 2'000'000;
 constexpr std::int64_t k_paced_calls = 1'000'000;
@@ -55,55 +50,6 @@ constexpr double k_paced_interval_ns = 5'000;  // 200,000 calls/s
 constexpr std::uint64_t k_store_bytes = 1024ull * 1024 * 1024;
 // The producer's close waits this long for acknowledgements, not the default 2 s.
 constexpr auto k_close_timeout = std::chrono::milliseconds(100);
-
-// A private runtime directory, removed with its shared memory.
-class temp_runtime {
- public:
-  temp_runtime() {
-    char pattern[] = "/tmp/lw-bench-XXXXXX";
-    root_ = ::mkdtemp(pattern);
-  }
-  ~temp_runtime() {
-    if (auto dir = logwire::runtime_dir::open(path())) dir->remove_shared_memory();
-    std::filesystem::remove_all(root_);
-  }
-  temp_runtime(const temp_runtime&) = delete;
-  temp_runtime& operator=(const temp_runtime&) = delete;
-  std::filesystem::path path() const { return root_ / "rt"; }
-
- private:
-  std::filesystem::path root_;
-};
-
-// The shared-memory reference: a producer and a thread draining its ring.
-class shm_under_test {
- public:
-  shm_under_test() {
-    logs_.emplace(
-        logwire::producer::open({.service = "bench", .runtime_dir = runtime_.path()}).value());
-    segment_.emplace(logwire::shm_segment::open(logs_->ring_name()).value());
-    reader_ = std::thread([this] {
-      logwire::ring_reader reader(logwire::attach_ring(segment_->bytes()).value());
-      while (!stop_.load(std::memory_order_relaxed)) {
-        if (reader.drain([](std::span<const std::byte>, std::uint64_t) {}, 4096) == 0) {
-          std::this_thread::yield();
-        }
-      }
-    });
-  }
-  ~shm_under_test() {
-    stop_.store(true);
-    reader_.join();
-  }
-  logwire::producer& logs() { return *logs_; }
-
- private:
-  temp_runtime runtime_;
-  std::optional<logwire::producer> logs_;
-  std::optional<logwire::shm_segment> segment_;
-  std::atomic<bool> stop_{false};
-  std::thread reader_;
-};
 
 logwire::producer open_remote(const std::string& endpoint) {
   return logwire::producer::open(
@@ -131,10 +77,7 @@ void time_log_calls(benchmark::State& state, logwire::producer& logs, const char
       next += interval_ticks;
     }
     const std::uint64_t start = ticks();
-    const bool ok =
-        logs.log(logwire::level::error, k_message,
-                 {.request_id = k_request_id, .traceparent = k_traceparent, .span_id = k_span_id},
-                 {{"userId", user}, {"paymentId", "pay-99"}, {"retryable", true}});
+    const bool ok = logwire::bench::log_sample(logs, user);
     histogram.add(ticks() - start);
     refused += ok ? 0 : 1;
   }
@@ -147,7 +90,7 @@ void time_log_calls(benchmark::State& state, logwire::producer& logs, const char
 }
 
 void shm_log_call(benchmark::State& state) {
-  shm_under_test shm;
+  logwire::bench::drained_ring shm;
   time_log_calls(state, shm.logs(), "shared memory");
 }
 

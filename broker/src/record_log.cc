@@ -119,7 +119,7 @@ std::optional<std::uint64_t> record_log::append(
                        .kind = static_cast<std::uint32_t>(meta.kind),
                        .repeat_count = 1,
                        .last_timestamp_ns = 0};
-    if (service_length != 0) {
+  if (service_length != 0) {
     std::memcpy(out + sizeof(log_entry_header), meta.service.data(), service_length);
   }
   if (!record.empty()) {
