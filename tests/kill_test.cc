@@ -29,11 +29,7 @@ using testing::binary_path;
 using testing::child_process;
 using testing::wait_for;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool k_sanitized = true;  // the processes run several times slower
-#else
-constexpr bool k_sanitized = false;
-#endif
+using testing::k_sanitized;
 
 class kill_test : public ::testing::Test {
  protected:

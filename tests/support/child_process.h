@@ -11,6 +11,14 @@
 
 namespace logwire::testing {
 
+// Under a sanitizer the processes a test starts run several times slower; multi-process
+// tests scale their loads by this.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool k_sanitized = true;
+#else
+inline constexpr bool k_sanitized = false;
+#endif
+
 // The path of a binary built into build/bin.
 std::string binary_path(const std::string& name);
 
