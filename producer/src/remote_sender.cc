@@ -86,7 +86,6 @@ void remote_sender::publish() {
   const send_queue& queue = live_->queue();
   queue_dropped_.store(queue.dropped(), std::memory_order_relaxed);
   unacknowledged_.store(queue.size(), std::memory_order_relaxed);
-  connected_.store(live_->current() == remote_stream::state::streaming, std::memory_order_relaxed);
   {
     // Together, so that flush() never pairs a ring position with an older sequence count.
     const std::lock_guard lock(flush_mutex_);

@@ -64,7 +64,6 @@ class remote_sender {
   std::uint64_t unacknowledged() const noexcept {
     return unacknowledged_.load(std::memory_order_relaxed);
   }
-  bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
   // Called by log() after it put a record in the ring: wakes the thread if it sleeps.
   // Costs a relaxed load unless it does (then one eventfd write).
@@ -102,8 +101,7 @@ class remote_sender {
 
   std::atomic<std::uint64_t> queue_dropped_{0};
   std::atomic<std::uint64_t> unacknowledged_{0};
-  std::uint64_t consumed_head_ = 0;  // the ring position taken so far (sender thread only)
-  std::atomic<bool> connected_{false};
+  std::uint64_t consumed_head_ = 0;    // the ring position taken so far (sender thread only)
   std::atomic<bool> sleeping_{false};  // the thread waits on wake_ and wants a signal
   wake_fd wake_;
   std::mutex flush_mutex_;
