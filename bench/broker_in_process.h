@@ -26,7 +26,9 @@ class broker_in_process {
     char pattern[] = "/tmp/lw-bench-XXXXXX";
     root_ = ::mkdtemp(pattern);
     dir_.emplace(runtime_dir::open(root_ / "rt").value());
-    store_ = store::open(*dir_, {.capacity_bytes = store_bytes}, unix_now_ns()).value();
+    store_ = store::open(*dir_, {.memory_cap_bytes = store_bytes, .rate = {.per_second = 0}},
+                         unix_now_ns())
+                 .value();
     listener_.emplace(remote_listener::bind("tcp://127.0.0.1:0", *store_).value());
     thread_ = std::thread([this] { listener_->serve(stop_); });
   }

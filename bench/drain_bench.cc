@@ -21,7 +21,8 @@ void drain_into_store(benchmark::State& state) {
   const std::filesystem::path root = ::mkdtemp(pattern);
   const auto dir = logwire::runtime_dir::open(root / "rt").value();
   {
-    auto records = logwire::store::open(dir, {}, logwire::unix_now_ns()).value();
+    auto records =
+        logwire::store::open(dir, {.rate = {.per_second = 0}}, logwire::unix_now_ns()).value();
     auto logs = logwire::producer::open({.service = "bench", .runtime_dir = dir.path()}).value();
     logwire::ring_drain drain(dir, *records);
     drain.poll(logwire::unix_now_ns());  // attach

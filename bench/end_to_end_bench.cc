@@ -142,6 +142,7 @@ void log_call_to_queryable(benchmark::State& state, const std::string& transport
     for (const auto& record :
          (*stored)
              ->query({.services = {"e2e"}, .min_level = logwire::level::warn, .limit = k_probes})
+             .value()
              .logs) {
       to_broker_us.push_back(static_cast<double>(record.receive_ns - record.timestamp_ns) / 1e3);
     }

@@ -27,7 +27,7 @@ nlohmann::json ask(const store& records, const std::string& request) {
 struct scratch_store {
   testing::temp_runtime_dir temp;
   runtime_dir dir = runtime_dir::open(temp.path()).value();
-  std::unique_ptr<store> opened = store::open(dir, {.capacity_bytes = 4 << 20}, 0).value();
+  std::unique_ptr<store> opened = store::open(dir, {.memory_cap_bytes = 4 << 20}, 0).value();
   store& records = *opened;
 };
 
@@ -116,7 +116,7 @@ class ring_drain_fixture : public ::testing::Test {
     store_query query{.limit = 1000};
     if (!service.empty()) query.services.push_back(service);
     std::vector<std::string> out;
-    for (const auto& record : records_.query(query).logs) out.push_back(record.message);
+    for (const auto& record : records_.query(query).value().logs) out.push_back(record.message);
     return out;
   }
 
@@ -132,7 +132,7 @@ class ring_drain_fixture : public ::testing::Test {
 
   testing::temp_runtime_dir temp_;
   runtime_dir dir_ = runtime_dir::open(temp_.path()).value();
-  std::unique_ptr<store> opened_ = store::open(dir_, {.capacity_bytes = 4 << 20}, 0).value();
+  std::unique_ptr<store> opened_ = store::open(dir_, {.memory_cap_bytes = 4 << 20}, 0).value();
   store& records_ = *opened_;
   ring_drain drain_{dir_, records_};
   std::unique_ptr<shm_segment> raw_segment_;
@@ -143,7 +143,7 @@ TEST_F(ring_drain_fixture, moves_records_from_a_producer_ring_into_the_store) {
   logs.log(level::info, "one");
   logs.log(level::error, "two", {.request_id = "req-1"});
   EXPECT_EQ(drain_.poll(k_now), 2u);
-  const auto result = records_.query({.min_level = level::error});
+  const auto result = records_.query({.min_level = level::error}).value();
   ASSERT_EQ(result.logs.size(), 1u);
   EXPECT_EQ(result.logs[0].service, "api-server") << "the ring's identity names the service";
   EXPECT_EQ(result.logs[0].request_id, "req-1");

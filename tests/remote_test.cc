@@ -933,7 +933,9 @@ class sessions_fixture : public ::testing::Test {
     return spec;
   }
 
-  std::vector<log_record> everything() const { return store_.query({.limit = 1'000'000}).logs; }
+  std::vector<log_record> everything() const {
+    return store_.query({.limit = 1'000'000}).value().logs;
+  }
   // The "seq" of every record stored, in store order.
   std::vector<std::int64_t> stored_sequences() const {
     std::vector<std::int64_t> out;
@@ -953,7 +955,10 @@ class sessions_fixture : public ::testing::Test {
 
   testing::temp_runtime_dir temp_;
   runtime_dir dir_ = runtime_dir::open(temp_.path()).value();
-  std::unique_ptr<store> opened_ = store::open(dir_, {.capacity_bytes = 4 << 20}, 0).value();
+  // Sessions are about exactly-once delivery: a restarted backend's first record may
+  // repeat its predecessor's, which the burst dedup would fold.
+  std::unique_ptr<store> opened_ =
+      store::open(dir_, {.memory_cap_bytes = 4 << 20, .dedup_window_ns = 0}, 0).value();
   store& store_ = *opened_;
   std::unique_ptr<remote_sessions> sessions_ = std::make_unique<remote_sessions>(store_);
 };
@@ -1286,7 +1291,7 @@ class zeromq_fixture : public ::testing::Test {
 
   testing::temp_runtime_dir temp_;
   runtime_dir dir_ = runtime_dir::open(temp_.path()).value();
-  std::unique_ptr<store> opened_ = store::open(dir_, {.capacity_bytes = 16 << 20}, 0).value();
+  std::unique_ptr<store> opened_ = store::open(dir_, {.memory_cap_bytes = 16 << 20}, 0).value();
   store& store_ = *opened_;
   std::optional<remote_listener> listener_;
   std::atomic<bool> stop_{false};
@@ -1309,7 +1314,7 @@ TEST_F(zeromq_fixture, delivers_every_record_exactly_once) {
   EXPECT_EQ(logs.dropped(), 0u);
 
   std::vector<int> seen(k_records, 0);
-  for (const auto& r : store_.query({.services = {"checkout"}, .limit = 1'000'000}).logs) {
+  for (const auto& r : store_.query({.services = {"checkout"}, .limit = 1'000'000}).value().logs) {
     if (const auto* seq = field_named(r, "seq")) {
       const auto value = std::get<std::int64_t>(*seq);
       ASSERT_GE(value, 0);

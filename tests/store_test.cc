@@ -47,7 +47,8 @@ class store_fixture : public ::testing::Test {
 
   testing::temp_runtime_dir temp_;
   std::unique_ptr<store> opened_ =
-      store::open(runtime_dir::open(temp_.path()).value(), {.capacity_bytes = 4 << 20}, 0).value();
+      store::open(runtime_dir::open(temp_.path()).value(), {.memory_cap_bytes = 4 << 20}, 0)
+          .value();
   store& records_ = *opened_;
   record_encoder encoder_;
   std::uint64_t sequence_ = 0;
@@ -57,7 +58,8 @@ TEST_F(store_fixture, answers_in_time_order_even_when_records_arrive_out_of_orde
   add("api", level::info, "second", k_base + 2 * k_ms);
   add("api", level::info, "first", k_base + 1 * k_ms);
   add("api", level::info, "third", k_base + 3 * k_ms);
-  EXPECT_EQ(messages(records_.query({})), (std::vector<std::string>{"first", "second", "third"}));
+  EXPECT_EQ(messages(records_.query({}).value()),
+            (std::vector<std::string>{"first", "second", "third"}));
 }
 
 TEST_F(store_fixture, filters_by_service_minimum_level_and_since) {
@@ -66,18 +68,18 @@ TEST_F(store_fixture, filters_by_service_minimum_level_and_since) {
   add("worker", level::fatal, "worker fatal", k_base + 20 * k_ms);
   add("api", level::warn, "api warn", k_base + 30 * k_ms);
 
-  EXPECT_EQ(messages(records_.query({.services = {"api"}, .min_level = level::warn})),
+  EXPECT_EQ(messages(records_.query({.services = {"api"}, .min_level = level::warn}).value()),
             (std::vector<std::string>{"api error", "api warn"}));
-  EXPECT_EQ(messages(records_.query({.min_level = level::error})),
+  EXPECT_EQ(messages(records_.query({.min_level = level::error}).value()),
             (std::vector<std::string>{"api error", "worker fatal"}));
-  EXPECT_EQ(messages(records_.query({.since_ns = k_base + 20 * k_ms})),
+  EXPECT_EQ(messages(records_.query({.since_ns = k_base + 20 * k_ms}).value()),
             (std::vector<std::string>{"worker fatal", "api warn"}));
-  EXPECT_TRUE(records_.query({.services = {"nobody"}}).logs.empty());
+  EXPECT_TRUE(records_.query({.services = {"nobody"}}).value().logs.empty());
 }
 
 TEST_F(store_fixture, limit_keeps_the_newest_and_counts_every_match) {
   for (int i = 0; i < 10; ++i) add("api", level::info, "m" + std::to_string(i), k_base + i * k_ms);
-  const auto result = records_.query({.limit = 3});
+  const auto result = records_.query({.limit = 3}).value();
   EXPECT_EQ(messages(result), (std::vector<std::string>{"m7", "m8", "m9"}));
   EXPECT_EQ(result.total_count, 10u);
   EXPECT_EQ(result.oldest_ns, k_base) << "oldest of all matches, not of the page";
@@ -90,7 +92,7 @@ TEST_F(store_fixture, observe_json_has_the_agents_shape_and_leaves_out_empty_key
        .span_id = "span-789"},
       {{"userId", 987}, {"paymentId", "pay-99"}, {"retry", false}, {"ratio", 0.25}});
   add("api-server", level::info, "plain", k_base + 500 * k_ms);
-  const auto json = to_observe_json(records_.query({}));
+  const auto json = to_observe_json(records_.query({}).value());
   EXPECT_EQ(json["type"], "backend-logs");
   EXPECT_EQ(json["totalCount"], 2);
   EXPECT_EQ(json["oldestTimestamp"], "2026-01-31T10:15:23.456Z");
@@ -107,13 +109,13 @@ TEST_F(store_fixture, observe_json_has_the_agents_shape_and_leaves_out_empty_key
 
 TEST_F(store_fixture, an_invalid_traceparent_is_shown_as_text_not_as_a_trace) {
   add("api", level::info, "m", k_base, {.traceparent = "not-a-traceparent"});
-  const auto json = to_observe_json(records_.query({}));
+  const auto json = to_observe_json(records_.query({}).value());
   EXPECT_FALSE(json["logs"][0].contains("traceId"));
   EXPECT_EQ(json["logs"][0]["traceparent"], "not-a-traceparent");
 }
 
 TEST_F(store_fixture, observe_json_of_an_empty_store_has_no_oldest_timestamp) {
-  const auto json = to_observe_json(records_.query({}));
+  const auto json = to_observe_json(records_.query({}).value());
   EXPECT_EQ(json["totalCount"], 0);
   EXPECT_TRUE(json["logs"].empty());
   EXPECT_FALSE(json.contains("oldestTimestamp"));
@@ -169,8 +171,8 @@ INSTANTIATE_TEST_SUITE_P(
         bad_arguments_case{R"({"what": "backend-logs", "since": "soon"})", "invalid_param",
                            "since"},
         bad_arguments_case{R"({"what": "backend-logs", "service": 7})", "invalid_param", "service"},
-        bad_arguments_case{R"({"what": "backend-logs", "requestId": "r"})", "invalid_param",
-                           "requestId"},
+        bad_arguments_case{R"({"what": "backend-logs", "statusCode": 500})", "invalid_param",
+                           "statusCode"},
         bad_arguments_case{R"([1])", "invalid_param", "object"}),
     case_name);
 
@@ -183,7 +185,7 @@ namespace {
 class store_persistence : public ::testing::Test {
  protected:
   std::unique_ptr<store> open_store(std::uint64_t capacity = 4 << 20) {
-    return store::open(dir_, {.capacity_bytes = capacity}, 0).value();
+    return store::open(dir_, {.memory_cap_bytes = capacity}, 0).value();
   }
   insert_status add(store& records, std::uint64_t sequence, std::string_view message,
                     instance_id instance = {1, 2}) {
@@ -219,7 +221,7 @@ TEST_F(store_persistence, a_reopened_store_has_every_record_and_still_refuses_du
   EXPECT_EQ(records->last_sequence({1, 2}, entry_kind::record), 99u);
   EXPECT_EQ(add(*records, 99, "replayed"), insert_status::duplicate);
   EXPECT_EQ(add(*records, 100, "new"), insert_status::stored);
-  EXPECT_EQ(records->query({.limit = 1}).logs.at(0).message, "new");
+  EXPECT_EQ(records->query({.limit = 1}).value().logs.at(0).message, "new");
 }
 
 TEST_F(store_persistence, a_store_of_another_size_starts_afresh) {
@@ -240,7 +242,7 @@ TEST_F(store_persistence, evicts_the_oldest_first_when_full) {
   const std::size_t kept = records->size();
   EXPECT_LT(kept, 5000u);
   EXPECT_GT(kept, 500u);
-  const auto all = records->query({.limit = 1000});
+  const auto all = records->query({.limit = 1000}).value();
   EXPECT_EQ(all.total_count, kept);
   EXPECT_EQ(all.logs.back().message, "4999" + padding);
   EXPECT_EQ(all.oldest_ns, k_base + static_cast<std::int64_t>(5000 - kept))

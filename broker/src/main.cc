@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "broker_options.h"
 #include "instance_lock.h"
 #include "logwire/remote_protocol.h"
 #include "logwire/runtime_dir.h"
@@ -27,18 +28,30 @@ namespace {
 constexpr int k_exit_usage = 2;
 constexpr int k_exit_already_running = 3;
 constexpr int k_exit_failure = 1;
+constexpr std::uint64_t k_min_memory_cap = 16ull << 20;
 
 // Idle drain loop: back off from a short sleep to a longer one while the rings are
 // empty, so an idle broker costs next to nothing and a busy one reacts at once.
 constexpr auto k_min_idle_sleep = std::chrono::microseconds(50);
 constexpr auto k_max_idle_sleep = std::chrono::microseconds(1000);
 
-void drain_loop(logwire::ring_drain& drain, const std::atomic<bool>& stop) {
+// The store expires records, writes rate-limit markers and ages its dedup window this
+// often, whether or not records arrive.
+constexpr std::int64_t k_maintain_interval_ns = 100'000'000;
+
+void drain_loop(logwire::ring_drain& drain, logwire::store& records,
+                const std::atomic<bool>& stop) {
   auto idle_sleep = k_min_idle_sleep;
+  std::int64_t next_maintain_ns = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     std::size_t moved = 0;
     try {
-      moved = drain.poll(logwire::unix_now_ns());
+      const std::int64_t now_ns = logwire::unix_now_ns();
+      if (now_ns >= next_maintain_ns) {
+        records.maintain(now_ns);
+        next_maintain_ns = now_ns + k_maintain_interval_ns;
+      }
+      moved = drain.poll(now_ns);
     } catch (const std::exception& e) {
       // One bad poll (out of memory, a vanished file) must not end the drain for all.
       spdlog::error("drain: {}", e.what());
@@ -83,12 +96,63 @@ int main(int argc, char** argv) {
       "ZeroMQ endpoint for remote producers (default tcp://127.0.0.1:7717; port 0 picks one; "
       "'none' to take none). An address beyond loopback lets any host that reaches it send "
       "logs");
+  std::string memory_cap = "256MiB";
+  app.add_option("--memory-cap", memory_cap,
+                 "Most memory the store takes, records and indexes together; the oldest records "
+                 "are evicted first (bytes, or with KiB, MiB, GiB)")
+      ->capture_default_str();
+  std::string retention = "1h";
+  app.add_option("--retention", retention, "How long records are kept (e.g. 30m, 1h, 1d)")
+      ->capture_default_str();
+  std::string dedup_window = "2s";
+  app.add_option("--dedup-window", dedup_window,
+                 "A record identical to one stored this recently (timestamps aside) is counted "
+                 "as a repeat of it, not stored again; 0 turns this off")
+      ->capture_default_str();
+  std::vector<std::string> rate_limit_values;
+  app.add_option("--rate-limit", rate_limit_values,
+                 "Records per second per service: N for every service (default 10000), "
+                 "SERVICE=N for one; 0 for no limit. Repeatable")
+      ->allow_extra_args(false);
+  double rate_burst = 2;
+  app.add_option("--rate-burst", rate_burst,
+                 "Seconds of its rate a service may send at once before the limit applies")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.set_version_flag("--version", logwire::k_library_version);
   CLI11_PARSE(app, argc, argv);
 
   // Diagnostics go to stderr; the broker has nothing to say on stdout.
   spdlog::set_default_logger(spdlog::stderr_color_mt("logwire-broker"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ logwire-broker: %v");
+  logwire::store_options store_options;
+  {
+    const auto cap = logwire::parse_byte_size(memory_cap);
+    const auto keep = logwire::parse_duration_ns(retention);
+    const auto window = dedup_window == "0" ? logwire::result<std::int64_t>(0)
+                                            : logwire::parse_duration_ns(dedup_window);
+    store_options.rate.burst_seconds = rate_burst;
+    const auto limits = logwire::apply_rate_limits(rate_limit_values, store_options.rate);
+    std::string problem;
+    if (!cap) {
+      problem = "--memory-cap: " + cap.error().message;
+    } else if (*cap < k_min_memory_cap || *cap > logwire::k_log_max_capacity) {
+      problem = "--memory-cap must be from 16MiB to 8GiB";
+    } else if (!keep || *keep <= 0) {
+      problem = "--retention '" + retention + "': use a duration such as 30m, 1h or 1d";
+    } else if (!window || *window < 0) {
+      problem = "--dedup-window '" + dedup_window + "': use a duration such as 2s or 500ms, or 0";
+    } else if (!limits) {
+      problem = limits.error().message;
+    }
+    if (!problem.empty()) {
+      spdlog::error("{}", problem);
+      return k_exit_usage;
+    }
+    store_options.memory_cap_bytes = *cap;
+    store_options.retention_ns = *keep;
+    store_options.dedup_window_ns = *window;
+  }
   auto dir = logwire::runtime_dir::open(runtime_path);
   if (!dir) {
     spdlog::error("{}", dir.error().message);
@@ -101,7 +165,7 @@ int main(int argc, char** argv) {
                                                                : k_exit_failure;
   }
 
-  auto opened = logwire::store::open(*dir, {}, logwire::unix_now_ns());
+  auto opened = logwire::store::open(*dir, store_options, logwire::unix_now_ns());
   if (!opened) {
     spdlog::error("{}", opened.error().message);
     return k_exit_failure;
@@ -138,7 +202,7 @@ int main(int argc, char** argv) {
 
   logwire::ring_drain drain(*dir, records);
   std::atomic<bool> stop{false};
-  std::thread drainer([&] { drain_loop(drain, stop); });
+  std::thread drainer([&] { drain_loop(drain, records, stop); });
   std::thread answerer([&] { server->serve(stop); });
   std::thread listener;
   if (remote) listener = std::thread([&] { remote->serve(stop); });

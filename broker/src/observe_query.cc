@@ -12,15 +12,27 @@
 namespace logwire {
 namespace {
 
-constexpr std::array<std::string_view, 5> k_known_arguments = {"what", "service", "level", "limit",
-                                                               "since"};
+constexpr std::array<std::string_view, 14> k_known_arguments = {
+    "what",   "service",   "level",  "since", "until",  "requestId", "traceId",
+    "spanId", "sessionId", "userId", "text",  "fields", "limit",     "cursor"};
+constexpr std::string_view k_accepted_arguments =
+    "what, service, level, since, until, requestId, traceId, spanId, sessionId, userId, text, "
+    "fields, limit, cursor";
+// IDs and the text searched for are short; anything longer is a mistake.
+constexpr std::size_t k_max_filter_bytes = 1024;
 
 broker_error invalid(std::string message) {
   return broker_error{"invalid_param", std::move(message), ""};
 }
 
 std::optional<std::int64_t> whole_number(const nlohmann::json& value) {
-  if (value.is_number_integer()) return value.get<std::int64_t>();
+  if (value.is_number_integer()) {
+    if (value.is_number_unsigned() &&
+        value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      return std::nullopt;
+    }
+    return value.get<std::int64_t>();
+  }
   if (value.is_number_float()) {
     const double d = value.get<double>();
     if (d >= -1e15 && d <= 1e15 && d == std::floor(d)) return static_cast<std::int64_t>(d);
@@ -30,6 +42,46 @@ std::optional<std::int64_t> whole_number(const nlohmann::json& value) {
 
 bool is_backend_logs(std::string_view what) {
   return what == "backend-logs" || what == "backend_logs";
+}
+
+bool is_hex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+// An ID filter: a non-empty string, or a whole number (user IDs often are).
+broker_result_of<std::string> id_argument(const nlohmann::json& value, std::string_view name) {
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.empty() || text.size() > k_max_filter_bytes) {
+      return invalid(std::string(name) + " must be 1 to " + std::to_string(k_max_filter_bytes) +
+                     " characters");
+    }
+    return {boost::system::in_place_value, text};
+  }
+  if (const auto number = whole_number(value))
+    return {boost::system::in_place_value, std::to_string(*number)};
+  return invalid(std::string(name) + " must be a string (or a whole number)");
+}
+
+broker_result_of<std::int64_t> time_argument(const nlohmann::json& value, std::string_view name,
+                                             std::int64_t now_ns) {
+  if (!value.is_string()) {
+    return invalid(std::string(name) +
+                   " must be a string: an RFC 3339 time (\"2026-01-31T10:15:23Z\") or a "
+                   "duration ago (\"30s\", \"5m\", \"2h\")");
+  }
+  const auto parsed = parse_time(value.get_ref<const std::string&>(), now_ns);
+  if (!parsed) return invalid(std::string(name) + ": " + parsed.error().message);
+  return *parsed;
 }
 
 }  // namespace
@@ -44,7 +96,7 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
     if (std::find(k_known_arguments.begin(), k_known_arguments.end(), key) ==
         k_known_arguments.end()) {
       return invalid("unknown parameter '" + key +
-                     "'; accepted: what, service, level, limit, since");
+                     "'; accepted: " + std::string(k_accepted_arguments));
     }
   }
 
@@ -58,9 +110,13 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
                             "'; accepted: backend-logs (also spelled backend_logs)",
                         "call observe with what: \"backend-logs\""};
   }
+  auto given = [&args](std::string_view name) -> const nlohmann::json* {
+    const auto found = args.find(std::string(name));
+    return found != args.end() && !found->is_null() ? &*found : nullptr;
+  };
 
   store_query query;
-  if (const auto service = args.find("service"); service != args.end() && !service->is_null()) {
+  if (const auto* service = given("service")) {
     if (service->is_string()) {
       if (!service->get_ref<const std::string&>().empty()) query.services.push_back(*service);
     } else if (service->is_array()) {
@@ -72,7 +128,7 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
       return invalid("service must be a name or a list of names");
     }
   }
-  if (const auto lvl = args.find("level"); lvl != args.end() && !lvl->is_null()) {
+  if (const auto* lvl = given("level")) {
     const auto parsed =
         lvl->is_string() ? parse_level(lvl->get_ref<const std::string&>()) : std::nullopt;
     if (!parsed) {
@@ -82,21 +138,86 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
     }
     query.min_level = *parsed;
   }
-  if (const auto limit = args.find("limit"); limit != args.end() && !limit->is_null()) {
+  query.limit = k_default_limit;
+  if (const auto* limit = given("limit")) {
     const auto value = whole_number(*limit);
     if (!value || *value < 1 || *value > static_cast<std::int64_t>(k_max_limit)) {
       return invalid("limit must be a whole number from 1 to " + std::to_string(k_max_limit) +
                      " (default " + std::to_string(k_default_limit) + ")");
     }
     query.limit = static_cast<std::size_t>(*value);
-  } else {
-    query.limit = k_default_limit;
   }
-  if (const auto since = args.find("since"); since != args.end() && !since->is_null()) {
-    if (!since->is_string()) return invalid("since must be a string");
-    const auto parsed = parse_time(since->get_ref<const std::string&>(), now_ns);
-    if (!parsed) return invalid("since: " + parsed.error().message);
+  if (const auto* since = given("since")) {
+    const auto parsed = time_argument(*since, "since", now_ns);
+    if (!parsed) return parsed.error();
     query.since_ns = *parsed;
+  }
+  if (const auto* until = given("until")) {
+    const auto parsed = time_argument(*until, "until", now_ns);
+    if (!parsed) return parsed.error();
+    query.until_ns = *parsed;
+  }
+  if (query.since_ns >= query.until_ns) return invalid("since must be before until");
+
+  const std::pair<std::string_view, std::string*> ids[] = {{"requestId", &query.request_id},
+                                                           {"traceId", &query.trace_id},
+                                                           {"spanId", &query.span_id},
+                                                           {"sessionId", &query.session_id},
+                                                           {"userId", &query.user_id}};
+  for (const auto& [name, out] : ids) {
+    if (const auto* value = given(name)) {
+      auto id = id_argument(*value, name);
+      if (!id) return id.error();
+      *out = std::move(*id);
+    }
+  }
+  if (!query.trace_id.empty()) {
+    // A whole traceparent header names its trace too.
+    if (const auto parsed = parse_traceparent(query.trace_id)) query.trace_id = parsed->trace_id;
+    if (query.trace_id.size() != 32 || !is_hex(query.trace_id)) {
+      return invalid(
+          "traceId must be 32 hex digits (the second part of a traceparent), or a "
+          "whole traceparent");
+    }
+    query.trace_id = lowercase(std::move(query.trace_id));
+  }
+  if (const auto* text = given("text")) {
+    if (!text->is_string() || text->get_ref<const std::string&>().empty() ||
+        text->get_ref<const std::string&>().size() > k_max_filter_bytes) {
+      return invalid("text must be a string of 1 to " + std::to_string(k_max_filter_bytes) +
+                     " characters (matched case-insensitively in message and stack trace)");
+    }
+    query.text = *text;
+  }
+  if (const auto* fields = given("fields")) {
+    if (!fields->is_object()) {
+      return invalid("fields must be an object of field names and values, e.g. {\"user_id\": 987}");
+    }
+    for (const auto& [name, value] : fields->items()) {
+      if (value.is_string()) {
+        query.fields.emplace_back(name, value.get<std::string>());
+      } else if (value.is_boolean()) {
+        query.fields.emplace_back(name, value.get<bool>());
+      } else if (value.is_number_integer() && whole_number(value)) {
+        query.fields.emplace_back(name, *whole_number(value));
+      } else if (value.is_number_float()) {
+        query.fields.emplace_back(name, value.get<double>());
+      } else {
+        return invalid("fields." + name +
+                       " must be a string, a number or true/false (records are matched on "
+                       "equal values)");
+      }
+    }
+  }
+  if (const auto* cursor = given("cursor")) {
+    const auto parsed =
+        cursor->is_string() ? parse_cursor(cursor->get_ref<const std::string&>()) : std::nullopt;
+    if (!parsed) {
+      return invalid(
+          "cursor is not one this broker gave; pass the nextCursor or newerCursor of "
+          "an earlier answer, or leave it out for the newest records");
+    }
+    query.cursor = *parsed;
   }
   return query;
 }
@@ -138,6 +259,10 @@ ordered_json to_json(const log_record& record, bool& cut) {
     out["fields"] = std::move(fields);
   }
   if (!record.stack_trace.empty()) out["stackTrace"] = cut_text(record.stack_trace, cut);
+  if (record.repeat_count > 1) {
+    out["repeatCount"] = record.repeat_count;
+    out["lastTimestamp"] = format_rfc3339_ms(record.last_timestamp_ns);
+  }
   return out;
 }
 
@@ -149,24 +274,71 @@ ordered_json to_json(const log_record& record) {
 }
 
 ordered_json to_observe_json(const store_result& result) {
-  // Newest first into the budget, so what a size cut leaves out is the oldest.
   bool cut = false;
+  std::vector<ordered_json> entries;
+  std::vector<std::size_t> sizes;
+  entries.reserve(result.logs.size());
   std::size_t bytes = 0;
-  std::vector<ordered_json> kept;
-  for (auto it = result.logs.rbegin(); it != result.logs.rend(); ++it) {
-    ordered_json entry = to_json(*it, cut);
-    bytes += entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
-    if (bytes > k_max_reply_bytes && !kept.empty()) break;
-    kept.push_back(std::move(entry));
+  for (const log_record& record : result.logs) {
+    entries.push_back(to_json(record, cut));
+    sizes.push_back(
+        entries.back().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size());
+    bytes += sizes.back();
+  }
+  // Past the size budget, records are left out where the cursor picks them up again:
+  // the oldest of an older page, the latest to arrive of a newer one.
+  std::vector<bool> kept(entries.size(), true);
+  std::size_t omitted = 0;
+  std::optional<store_cursor> next = result.next;
+  store_cursor newer = result.newer;
+  if (bytes > k_max_reply_bytes && !entries.empty()) {
+    std::vector<std::size_t> order(entries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (result.newer_page) {
+      std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return result.logs[a].position < result.logs[b].position;
+      });
+    } else {
+      std::reverse(order.begin(), order.end());  // newest first
+    }
+    std::size_t used = 0;
+    std::size_t count = 0;
+    for (const std::size_t i : order) {
+      used += sizes[i];
+      if (used > k_max_reply_bytes && count != 0) break;
+      ++count;
+    }
+    std::fill(kept.begin(), kept.end(), false);
+    for (std::size_t n = 0; n < count; ++n) kept[order[n]] = true;
+    omitted = entries.size() - count;
+    const log_record& last = result.logs[order[count - 1]];
+    if (result.newer_page) {
+      newer.watermark = last.position + 1;
+    } else {
+      next = store_cursor{store_cursor::direction::older, newer.store_id, newer.watermark,
+                          last.timestamp_ns, last.position};
+    }
   }
   ordered_json logs = ordered_json::array();
-  for (auto it = kept.rbegin(); it != kept.rend(); ++it) logs.push_back(std::move(*it));
-  const std::size_t omitted = result.logs.size() - kept.size();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (kept[i]) logs.push_back(std::move(entries[i]));
+  }
   ordered_json out = {
       {"type", "backend-logs"}, {"logs", std::move(logs)}, {"totalCount", result.total_count}};
   if (result.oldest_ns) out["oldestTimestamp"] = format_rfc3339_ms(*result.oldest_ns);
+  if (next) out["nextCursor"] = format_cursor(*next);
+  out["newerCursor"] = format_cursor(newer);
   if (omitted != 0) out["omittedCount"] = omitted;
   if (cut) out["textCut"] = true;
+  if (!result.counts.empty()) {
+    ordered_json counts = ordered_json::object();
+    for (const service_counts& c : result.counts) {
+      counts[c.service] = {
+          {"stored", c.stored},   {"deduplicated", c.deduplicated}, {"rateLimited", c.rate_limited},
+          {"expired", c.expired}, {"evicted", c.evicted},           {"dropped", c.dropped}};
+    }
+    out["counts"] = std::move(counts);
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "logwire/record_log.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -15,6 +17,10 @@ constexpr std::uint64_t align8(std::uint64_t n) noexcept {
   return (n + 7) & ~std::uint64_t{7};
 }
 
+// Evicted memory goes back in chunks of this size: one madvise call per chunk.
+constexpr std::uint64_t k_release_chunk = 1ull << 20;
+static_assert(k_release_chunk <= k_log_min_capacity);
+
 }  // namespace
 
 record_log::record_log(shm_segment segment, bool recovered)
@@ -23,6 +29,7 @@ record_log::record_log(shm_segment segment, bool recovered)
       data_(segment_.bytes().data() + k_log_header_size),
       capacity_(header_->capacity),
       mask_(header_->capacity - 1),
+      released_(header_->head.load(std::memory_order_relaxed) & ~(k_release_chunk - 1)),
       recovered_(recovered) {}
 
 result<record_log> record_log::open(const std::string& segment_name, std::uint64_t capacity,
@@ -79,6 +86,24 @@ log_entry record_log::at(std::uint64_t position) const noexcept {
 std::uint64_t record_log::next_position(std::uint64_t position) const noexcept {
   const auto* header = reinterpret_cast<const log_entry_header*>(data_ + (position & mask_));
   return position + align8(header->length);
+}
+
+std::uint64_t record_log::frame_bytes(std::size_t service_length,
+                                      std::size_t record_size) noexcept {
+  service_length = std::min<std::size_t>(service_length, 0xffff);
+  return align8(sizeof(log_entry_header) + align8(service_length) + record_size);
+}
+
+void record_log::release_evicted() noexcept {
+  const std::uint64_t head = this->head();
+  const std::uint64_t tail = this->tail();
+  while (released_ + k_release_chunk <= head) {
+    // A chunk the tail has already come round to again holds live entries: leave it.
+    if (tail <= released_ + capacity_) {
+      ::madvise(data_ + (released_ & mask_), k_release_chunk, MADV_REMOVE);
+    }
+    released_ += k_release_chunk;
+  }
 }
 
 std::optional<std::uint64_t> record_log::append(

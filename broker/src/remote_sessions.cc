@@ -152,6 +152,8 @@ remote_sessions::reply remote_sessions::data(session& s, const wire::Envelope& e
       if (status == insert_status::stored) ++counters_.records_stored;
       if (status == insert_status::duplicate) ++counters_.records_duplicate;
       if (status == insert_status::too_large) ++counters_.records_too_large;
+      if (status == insert_status::deduplicated) ++counters_.records_deduplicated;
+      if (status == insert_status::rate_limited) ++counters_.records_rate_limited;
       s.next_sequence = sequence + 1;
     }
   }

@@ -23,9 +23,11 @@ namespace logwire {
 struct remote_counters {
   std::uint64_t messages = 0;
   std::uint64_t records_stored = 0;
-  std::uint64_t records_duplicate = 0;  // replays of records already stored
-  std::uint64_t records_too_large = 0;  // larger than the store can ever hold
-  std::uint64_t refused = 0;            // messages answered with ERROR
+  std::uint64_t records_duplicate = 0;     // replays of records already stored
+  std::uint64_t records_too_large = 0;     // larger than the store can ever hold
+  std::uint64_t records_deduplicated = 0;  // folded into an identical one (burst dedup)
+  std::uint64_t records_rate_limited = 0;  // over their service's rate limit
+  std::uint64_t refused = 0;               // messages answered with ERROR
   std::map<std::string, std::uint64_t, std::less<>> refused_by_code;
 };
 

@@ -1,63 +1,258 @@
 #include "logwire/store.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "logwire/logwire_generated.h"
+#include "logwire/timestamp.h"
 
 namespace logwire {
+namespace {
 
-store::store(record_log log) : log_(std::move(log)), recovered_(log_.recovered()) {
+const wire::Record& root_of(std::span<const std::byte> record) {
+  return *flatbuffers::GetRoot<wire::Record>(record.data());
+}
+
+// The dedup key: the record's content within its service.
+std::uint64_t dedup_key(std::uint64_t content, std::uint32_t service) noexcept {
+  return content ^ ((static_cast<std::uint64_t>(service) + 1) * 0x9e37'79b9'7f4a'7c15ull);
+}
+
+std::optional<std::int64_t> int_field(const wire::Record& record, std::string_view key) {
+  if (const auto* fields = record.fields()) {
+    for (const wire::Field* f : *fields) {
+      if (f->kind() == wire::FieldKind::Int && f->key()->string_view() == key)
+        return f->int_value();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+store::store(record_log log, store_options options)
+    : options_(std::move(options)),
+      log_(std::move(log)),
+      dedup_(options_.dedup_window_ns),
+      limiter_(options_.rate),
+      recovered_(log_.recovered()) {
   log_.for_each([this](const log_entry& stored) {
     // The segment is the user's own, but a crash or a stray write may have damaged it.
-    if (verify_record(stored.record)) index(stored);
+    if (!verify_record(stored.record)) return;
+    const auto service = intern_service(stored.service);
+    if (!service) return;
+    const wire::Record& root = root_of(stored.record);
+    const record_keys keys(root);
+    index(stored, *service, root, keys);
+    if (stored.kind() == entry_kind::rate_limited) {
+      marker_sequence_ = std::max(marker_sequence_, stored.header->sequence);
+    } else {
+      auto& last = last_sequence_[sequence_key{stored.instance(), stored.kind()}];
+      last = std::max(last, stored.header->sequence);
+    }
+    if (stored.kind() != entry_kind::record) count_note(stored, *service, root);
   });
 }
 
+store::~store() = default;
+
 result<std::unique_ptr<store>> store::open(const runtime_dir& dir, store_options options,
                                            std::int64_t now_ns) {
-  auto log = record_log::open(dir.store_segment(), options.capacity_bytes, now_ns);
+  auto log = record_log::open(dir.store_segment(), options.memory_cap_bytes, now_ns);
   if (!log) return log.error();
-  return std::unique_ptr<store>(new store(std::move(*log)));
+  return std::unique_ptr<store>(new store(std::move(*log), std::move(options)));
 }
 
-std::uint32_t store::intern_service(std::string_view service) {
-  const auto found = service_ids_.find(std::string(service));
-  if (found != service_ids_.end()) return found->second;
+std::optional<std::uint32_t> store::intern_service(std::string_view service) {
+  if (const auto found = service_ids_.find(std::string(service)); found != service_ids_.end())
+    return found->second;
+  if (services_.size() >= k_max_services) return std::nullopt;
   const auto id = static_cast<std::uint32_t>(services_.size());
-  services_.emplace_back(service);
+  services_.push_back(service_state{.name = std::string(service), .counts = {}});
+  services_.back().counts.service = service;
   service_ids_.emplace(std::string(service), id);
   return id;
 }
 
-void store::index(const log_entry& stored) {
-  const auto* root = flatbuffers::GetRoot<wire::Record>(stored.record.data());
+void store::index(const log_entry& stored, std::uint32_t service, const wire::Record& record,
+                  const record_keys& keys) {
+  const std::uint64_t ordinal = end_ordinal();
+  if (entries_.empty()) first_ordinal_ = ordinal;
+  const level severity = level_from_wire(static_cast<std::uint8_t>(record.level()));
   entries_.push_back(entry{.position = stored.position,
-                           .timestamp_ns = root->timestamp_ns(),
-                           .service_id = intern_service(stored.service),
-                           .severity = level_from_wire(static_cast<std::uint8_t>(root->level()))});
-  auto& last = last_sequence_[sequence_key{stored.instance(), stored.kind()}];
-  last = std::max(last, stored.header->sequence);
+                           .timestamp_ns = record.timestamp_ns(),
+                           .service = service,
+                           .severity = severity,
+                           .kind = static_cast<std::uint8_t>(stored.kind())});
+  if (ordinal % k_block_entries == 0 || blocks_.empty()) blocks_.emplace_back();
+  block_summary& block = blocks_.back();
+  block.min_timestamp_ns = std::min(block.min_timestamp_ns, record.timestamp_ns());
+  block.max_timestamp_ns = std::max(block.max_timestamp_ns, record.timestamp_ns());
+  block.service_mask |= std::uint64_t{1} << (service % 64);
+  block.level_mask |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(severity));
+  correlation_.add(ordinal, keys);
+  service_counts& counts = services_[service].counts;
+  ++counts.stored;
+  ++counts.by_level[static_cast<std::size_t>(severity)];
+}
+
+void store::forget_front(const log_entry& gone, bool expired) {
+  // Entries never indexed (damaged ones found on recovery) have nothing to forget.
+  if (entries_.empty() || entries_.front().position != gone.position) return;
+  const entry& oldest = entries_.front();
+  service_counts& counts = services_[oldest.service].counts;
+  --counts.stored;
+  --counts.by_level[static_cast<std::size_t>(oldest.severity)];
+  ++(expired ? counts.expired : counts.evicted);
+  entries_.pop_front();
+  correlation_.evict_front();
+  ++first_ordinal_;
+  if (first_ordinal_ % k_block_entries == 0 && !blocks_.empty()) blocks_.pop_front();
+}
+
+void store::evict_front(bool expired) {
+  const std::uint64_t oldest = entries_.front().position;
+  while (log_.head() <= oldest && log_.evict_oldest([this, expired](const log_entry& gone) {
+    forget_front(gone, expired);
+  })) {
+  }
+}
+
+void store::expire(std::int64_t now_ns) {
+  const std::int64_t horizon = now_ns - options_.retention_ns;
+  while (!entries_.empty() && log_.at(entries_.front().position).header->receive_ns < horizon) {
+    evict_front(true);
+  }
+}
+
+std::uint64_t store::index_bytes() const noexcept {
+  return entries_.size() * sizeof(entry) + blocks_.size() * sizeof(block_summary) +
+         correlation_.memory_bytes() + dedup_.memory_bytes();
+}
+
+std::uint64_t store::memory_bytes() const {
+  const std::lock_guard lock(mutex_);
+  return log_.used_bytes() + index_bytes();
+}
+
+std::optional<std::uint64_t> store::append(const entry_meta& meta,
+                                           std::span<const std::byte> record,
+                                           std::uint32_t service) {
+  const std::uint64_t frame = record_log::frame_bytes(meta.service.size(), record.size());
+  if (frame > log_.capacity() / 4) return std::nullopt;
+  // The cap holds records and indexes together; the oldest make room.
+  while (!entries_.empty() &&
+         log_.used_bytes() + frame + index_bytes() > options_.memory_cap_bytes) {
+    evict_front(false);
+  }
+  const auto position =
+      log_.append(meta, record, [this](const log_entry& gone) { forget_front(gone, false); });
+  if (!position) return std::nullopt;
+  log_.release_evicted();
+  const log_entry stored = log_.at(*position);
+  const wire::Record& root = root_of(stored.record);
+  index(stored, service, root, record_keys(root));
+  return position;
+}
+
+void store::count_note(const log_entry& stored, std::uint32_t service, const wire::Record& record) {
+  if (stored.kind() != entry_kind::dropped && stored.kind() != entry_kind::lost) return;
+  if (const auto dropped = int_field(record, "dropped"); dropped && *dropped > 0)
+    services_[service].counts.dropped += static_cast<std::uint64_t>(*dropped);
+}
+
+void store::write_marker(const rate_limiter::drop_report& report, std::int64_t now_ns) {
+  const std::string& service = services_[report.service].name;
+  const std::string from = format_rfc3339_ms(report.first_ns);
+  const std::string to = format_rfc3339_ms(report.last_ns);
+  const auto limit = static_cast<std::int64_t>(report.limit);
+  const std::string message =
+      "rate limit: " + std::to_string(report.count) + " records of " + service +
+      " dropped between " + from + " and " + to + " (limit " + std::to_string(limit) +
+      " records/s per service; raise it with logwire-broker --rate-limit " + service + "=N)";
+  const field fields[] = {{"event", "rate_limited"},
+                          {"dropped", static_cast<std::int64_t>(report.count)},
+                          {"from", from},
+                          {"to", to},
+                          {"limit", limit}};
+  const auto bytes = markers_.encode(
+      {.severity = level::warn, .message = message, .fields = fields, .service = service},
+      report.last_ns);
+  append({.service = service,
+          .receive_ns = now_ns,
+          .instance = {},
+          .sequence = ++marker_sequence_,
+          .kind = entry_kind::rate_limited},
+         bytes, report.service);
 }
 
 insert_status store::insert(std::span<const std::byte> record, const entry_meta& given) {
   entry_meta meta = given;
-  const auto* root = flatbuffers::GetRoot<wire::Record>(record.data());
-  if (root->service() != nullptr && root->service()->size() != 0) {
-    meta.service = root->service()->string_view();  // a record may speak for another service
+  const wire::Record& root = root_of(record);
+  if (root.service() != nullptr && root.service()->size() != 0) {
+    meta.service = root.service()->string_view();  // a record may speak for another service
   }
+  const bool is_record = meta.kind == entry_kind::record;
+  // Hashed before the lock is taken.
+  const std::uint64_t content = is_record && dedup_.enabled() ? content_hash(root) : 0;
+
   const std::lock_guard lock(mutex_);
-  const sequence_key key{meta.instance, meta.kind};
-  if (const auto last = last_sequence_.find(key);
-      last != last_sequence_.end() && meta.sequence <= last->second) {
-    return insert_status::duplicate;
+  auto [last, first_of_kind] =
+      last_sequence_.try_emplace(sequence_key{meta.instance, meta.kind}, meta.sequence);
+  if (!first_of_kind) {
+    if (meta.sequence <= last->second) return insert_status::duplicate;
+    last->second = meta.sequence;
   }
-  const auto position = log_.append(meta, record, [this](const log_entry& evicted) {
-    // Evictions go oldest first, and so does entries_.
-    if (!entries_.empty() && entries_.front().position == evicted.position) entries_.pop_front();
-  });
-  if (!position) return insert_status::too_large;
-  index(log_.at(*position));
+  expire(meta.receive_ns);
+  const auto service = intern_service(meta.service);
+  if (!service) return insert_status::refused;
+  service_counts& counts = services_[*service].counts;
+
+  std::uint64_t key = 0;
+  if (is_record) {
+    if (dedup_.enabled()) {
+      key = dedup_key(content, *service);
+      if (const auto earlier = dedup_.find(key); earlier && *earlier >= first_ordinal_) {
+        const entry& e = at_ordinal(*earlier);
+        const std::int64_t apart = root.timestamp_ns() - e.timestamp_ns;
+        if (e.service == *service && apart <= dedup_.window_ns() && -apart <= dedup_.window_ns()) {
+          const log_entry stored = log_.at(e.position);
+          if (same_content(root_of(stored.record), root)) {
+            log_entry_header& h = *stored.header;
+            if (h.repeat_count != std::numeric_limits<std::uint32_t>::max()) ++h.repeat_count;
+            h.last_timestamp_ns = std::max(h.last_timestamp_ns, root.timestamp_ns());
+            ++counts.deduplicated;
+            return insert_status::deduplicated;
+          }
+        }
+      }
+    }
+    if (const auto report = limiter_.take_report(*service, meta.receive_ns, false))
+      write_marker(*report, meta.receive_ns);
+    if (!limiter_.admit(*service, meta.service, meta.receive_ns)) {
+      ++services_[*service].counts.rate_limited;
+      return insert_status::rate_limited;
+    }
+  }
+  if (!append(meta, record, *service)) return insert_status::too_large;
+  if (is_record) {
+    if (dedup_.enabled()) dedup_.remember(key, end_ordinal() - 1, meta.receive_ns);
+  } else {
+    count_note(log_.at(entries_.back().position), *service, root);
+  }
   return insert_status::stored;
+}
+
+void store::maintain(std::int64_t now_ns) {
+  const std::lock_guard lock(mutex_);
+  expire(now_ns);
+  dedup_.age(now_ns);
+  const std::vector<std::uint32_t> pending = limiter_.pending();
+  for (const std::uint32_t service : pending) {
+    if (const auto report = limiter_.take_report(service, now_ns, false))
+      write_marker(*report, now_ns);
+  }
+  log_.release_evicted();
 }
 
 std::optional<std::uint64_t> store::last_sequence(instance_id instance, entry_kind kind) const {
@@ -67,41 +262,12 @@ std::optional<std::uint64_t> store::last_sequence(instance_id instance, entry_ki
   return found->second;
 }
 
-store_result store::query(const store_query& query) const {
+std::vector<service_counts> store::counts() const {
   const std::lock_guard lock(mutex_);
-
-  std::vector<bool> wanted_service(services_.size(), query.services.empty());
-  for (const std::string& name : query.services) {
-    if (const auto found = service_ids_.find(name); found != service_ids_.end()) {
-      wanted_service[found->second] = true;
-    }
-  }
-
-  std::vector<const entry*> matches;
-  for (const entry& e : entries_) {
-    if (wanted_service[e.service_id] && e.severity >= query.min_level &&
-        e.timestamp_ns >= query.since_ns) {
-      matches.push_back(&e);
-    }
-  }
-  // Time order by the backend's clock; arrival order breaks ties and keeps one
-  // producer's records in the order it wrote them.
-  std::stable_sort(matches.begin(), matches.end(), [](const entry* a, const entry* b) {
-    return a->timestamp_ns < b->timestamp_ns;
-  });
-
-  store_result result;
-  result.total_count = matches.size();
-  if (!matches.empty()) result.oldest_ns = matches.front()->timestamp_ns;
-  const std::size_t first = matches.size() > query.limit ? matches.size() - query.limit : 0;
-  result.logs.reserve(matches.size() - first);
-  for (std::size_t i = first; i < matches.size(); ++i) {
-    const log_entry stored = log_.at(matches[i]->position);
-    log_record record = decode_record(stored.record, services_[matches[i]->service_id]);
-    record.receive_ns = stored.header->receive_ns;
-    result.logs.push_back(std::move(record));
-  }
-  return result;
+  std::vector<service_counts> out;
+  out.reserve(services_.size());
+  for (const service_state& s : services_) out.push_back(s.counts);
+  return out;
 }
 
 std::size_t store::size() const {

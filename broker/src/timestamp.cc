@@ -74,6 +74,12 @@ result<std::int64_t> parse_duration(std::string_view text, std::int64_t now_ns) 
 
 }  // namespace
 
+result<std::int64_t> parse_duration_ns(std::string_view text) {
+  const auto before = parse_duration(text, 0);
+  if (!before) return before.error();
+  return -*before;
+}
+
 std::int64_t unix_now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())

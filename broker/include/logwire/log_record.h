@@ -29,6 +29,10 @@ struct log_record {
   std::vector<std::pair<std::string, field_value>> fields;
   std::string stack_trace;
   std::int64_t receive_ns = 0;
+  // Burst dedup: how many identical records this one stands for, and the last one's time.
+  std::uint32_t repeat_count = 1;
+  std::int64_t last_timestamp_ns = 0;
+  std::uint64_t position = 0;  // in the store's record log: the record's id
 };
 
 // Bounds on what one record from an untrusted producer may contain (the sizes are the

@@ -19,15 +19,17 @@ inline constexpr std::size_t k_max_limit = 1000;
 inline constexpr std::size_t k_max_text_bytes = 4096;
 inline constexpr std::size_t k_max_reply_bytes = 256 * 1024;
 
-// Checks `arguments` ({"what": "backend-logs", "service", "level", "limit", "since"}).
-// A bad one is an invalid_param error naming the parameter and what it accepts; an
-// unknown `what` is unknown_mode. Relative times count back from `now_ns`.
+// Checks `arguments` (what, service, level, since, until, requestId, traceId, spanId,
+// sessionId, userId, text, fields, limit, cursor; see query_protocol.h). A bad one is an
+// invalid_param error naming the parameter and what it accepts; an unknown `what` is unknown_mode.
+// Relative times count back from `now_ns`.
 broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& arguments,
                                                       std::int64_t now_ns);
 
-// {"type": "backend-logs", "logs": [...], "totalCount": N, "oldestTimestamp": "..."},
-// camelCase keys, RFC 3339 times, keys without a value left out; plus "omittedCount"
-// (records of the page left out for size) and "textCut" when the size bounds cut.
+// {"type": "backend-logs", "logs": [...], "totalCount": N, "oldestTimestamp": "...",
+// "nextCursor", "newerCursor", "counts": {service: {...}}}, camelCase keys, RFC 3339
+// times, keys without a value left out; plus "omittedCount" (records of the page left
+// out for size, which the cursors still reach) and "textCut" when the size bounds cut.
 ordered_json to_observe_json(const store_result& result);
 
 // One record as the agent sees it.

@@ -80,6 +80,7 @@ enum class entry_kind : std::uint32_t {
   dropped = 4,       // records it could not deliver; `sequence` is its drop count so far
   rejected = 5,      // malformed records from it; `sequence` is the count so far
   lost = 6,          // a gap in a remote producer's sequences, up to just below `sequence`
+  rate_limited = 7,  // the store's marker: records of a service dropped by the rate limit
 };
 
 struct log_header {
@@ -151,6 +152,8 @@ class record_log {
 
   bool recovered() const noexcept { return recovered_; }
   std::uint64_t capacity() const noexcept { return capacity_; }
+  // When the log was formatted: a log made afresh has another.
+  std::uint64_t created_ns() const noexcept { return header_->created_ns; }
   std::uint64_t used_bytes() const noexcept;
   // The largest Record (with its service name) an entry can hold.
   std::size_t max_record_size() const noexcept {
@@ -167,6 +170,14 @@ class record_log {
 
   // The entry at `position`, which must be retained.
   log_entry at(std::uint64_t position) const noexcept;
+
+  // Gives the memory of evicted entries back to the system, a chunk at a time, so that
+  // the segment's resident size follows what the log holds rather than what it ever
+  // wrote. Their bytes read as zeros afterwards; nothing reads them.
+  void release_evicted() noexcept;
+
+  // The bytes an entry takes in the log.
+  static std::uint64_t frame_bytes(std::size_t service_length, std::size_t record_size) noexcept;
 
   // Visits every retained entry, oldest first. Used to rebuild indexes after a restart.
   void for_each(const std::function<void(const log_entry&)>& visit) const;
@@ -185,6 +196,7 @@ class record_log {
   std::byte* data_;
   std::uint64_t capacity_;
   std::uint64_t mask_;
+  std::uint64_t released_;  // evicted positions below this were given back
   bool recovered_;
 };
 

@@ -1,16 +1,27 @@
 // The broker's record store: every record the broker has taken, kept as its verified
-// FlatBuffers bytes in a record_log that outlives the broker process, answering filtered
-// queries for the agent.
+// FlatBuffers bytes in a record_log that outlives the broker process, indexed for the
+// agent's questions.
 //
-// Exactly once: every entry carries its producer instance and a sequence number that
-// only grows (a ring position, an envelope sequence, a drop count); an entry whose
-// sequence is not above the last one stored for its instance and kind is a duplicate and
-// is not stored again. That is what makes re-draining a ring after a broker crash safe.
+// Ingest pipeline, in this order (insert()):
+//   1. Exactly once: every entry carries its producer instance and a sequence number that
+//      only grows (a ring position, an envelope sequence, a drop count); an entry whose
+//      sequence is not above the last one taken for its instance and kind is a duplicate.
+//   2. Burst dedup (dedup_window): a record identical to one stored within the window
+//      (by the backend's timestamps) from the same service, in everything but its
+//      timestamp, is folded into the stored one: repeat_count and last_timestamp_ns.
+//   3. Rate limit (rate_limiter): a token bucket per service; records past it are
+//      dropped, counted, and stated by one marker entry per service per interval.
+//   4. Retention: entries older than `retention` (by receive time) expire; under the
+//      memory cap (records and indexes together) the oldest are evicted first.
+//   5. Indexes: correlation IDs (correlation_index), and per-block summaries of time,
+//      services and levels that let a query skip what cannot match.
+// The broker's own notes (connected, dropped, ...) skip steps 2 and 3.
 //
-// This version scans on a query; dedup, rate limits, retention and the correlation
-// indexes grow here behind the same interface.
+// Every entry has a position in the record log that only grows and survives a broker
+// restart; cursors are made of positions.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -22,33 +33,90 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "logwire/correlation_index.h"
+#include "logwire/dedup_window.h"
 #include "logwire/level.h"
 #include "logwire/log_record.h"
+#include "logwire/query_protocol.h"
+#include "logwire/rate_limiter.h"
+#include "logwire/record_encoder.h"
 #include "logwire/record_log.h"
 #include "logwire/runtime_dir.h"
 
 namespace logwire {
 
+inline constexpr std::int64_t k_ns_per_second = 1'000'000'000;
+
 struct store_options {
-  std::uint64_t capacity_bytes = 256ull * 1024 * 1024;  // rounded down to a power of two
+  // Records and indexes together; the record log takes the largest power of two that fits.
+  std::uint64_t memory_cap_bytes = 256ull * 1024 * 1024;
+  std::int64_t retention_ns = 3600 * k_ns_per_second;
+  std::int64_t dedup_window_ns = 2 * k_ns_per_second;  // 0: no dedup
+  rate_limits rate;
 };
+
+// Where a page of a result ends, so the next call goes on from there. Opaque to clients
+// (format_cursor/parse_cursor); made of record-log positions, which survive a restart.
+struct store_cursor {
+  enum class direction : std::uint8_t {
+    older,  // the matches just older (by timestamp) than `timestamp_ns`/`position`
+    newer,  // the matches that arrived after `watermark`
+  };
+  direction way = direction::older;
+  std::uint64_t store_id = 0;   // the record log's creation time: a new store, a new id
+  std::uint64_t watermark = 0;  // the log's tail when the first page was answered
+  std::int64_t timestamp_ns = 0;
+  std::uint64_t position = 0;
+};
+
+std::string format_cursor(const store_cursor& cursor);
+std::optional<store_cursor> parse_cursor(std::string_view text) noexcept;
 
 struct store_query {
   std::vector<std::string> services;  // empty: every service
   level min_level = level::trace;
-  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();  // inclusive
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
+  std::string request_id;
+  std::string trace_id;  // 32 lowercase hex digits
+  std::string span_id;   // the record's span ID, or the parent ID of its traceparent
+  std::string session_id;
+  std::string user_id;
+  std::string text;  // case-insensitive (ASCII) substring of message or stack trace
+  std::vector<std::pair<std::string, field_value>> fields;  // each must be equal
   std::size_t limit = 100;
+  std::optional<store_cursor> cursor;
+};
+
+// Counts of one service since the broker started (`stored` and `by_level`: retained now).
+struct service_counts {
+  std::string service;
+  std::uint64_t stored = 0;
+  std::array<std::uint64_t, 6> by_level{};
+  std::uint64_t deduplicated = 0;  // records folded into an earlier identical one
+  std::uint64_t rate_limited = 0;  // records dropped by the rate limit
+  std::uint64_t expired = 0;       // past the retention time
+  std::uint64_t evicted = 0;       // pushed out by the memory cap
+  std::uint64_t dropped = 0;       // lost before the broker: producers' own drop notes
 };
 
 struct store_result {
-  std::vector<log_record> logs;           // the newest `limit` matches, oldest first
-  std::size_t total_count = 0;            // every match
+  // Without a cursor or with an `older` one: the newest `limit` matches (older than the
+  // cursor), oldest first. With a `newer` one: the first `limit` matches that arrived
+  // after it, in time order.
+  std::vector<log_record> logs;
+  std::size_t total_count = 0;            // every match of the filters, cursor aside
   std::optional<std::int64_t> oldest_ns;  // timestamp of the oldest match
+  std::optional<store_cursor> next;       // older matches remain: page on with this
+  store_cursor newer;                     // what arrives after this answer
+  bool newer_page = false;                // answered a `newer` cursor
+  std::vector<service_counts> counts;     // the services asked for, else every service
 };
 
-enum class insert_status { stored, duplicate, too_large };
+enum class insert_status { stored, duplicate, deduplicated, rate_limited, too_large, refused };
 
 // Thread-safety: every member may be called from any thread at any time.
 class store {
@@ -57,24 +125,48 @@ class store {
   // left in it.
   static result<std::unique_ptr<store>> open(const runtime_dir& dir, store_options options,
                                              std::int64_t now_ns);
+  ~store();
 
-  // Takes a record that verify_record() accepted, unless it is a duplicate.
+  // Takes a record that verify_record() accepted. `meta.receive_ns` is the broker's
+  // clock: it drives the rate limit and retention.
   insert_status insert(std::span<const std::byte> record, const entry_meta& meta);
 
-  // The last sequence stored for an instance and kind, if any.
+  // Expires what is past retention, writes the rate-limit markers that are due and ages
+  // the dedup window. The broker calls it a few times a second; tests with their clock.
+  void maintain(std::int64_t now_ns);
+
+  // The last sequence taken for an instance and kind, if any.
   std::optional<std::uint64_t> last_sequence(instance_id instance, entry_kind kind) const;
 
-  store_result query(const store_query& query) const;
+  // A cursor_expired error when the cursor's position is gone.
+  broker_result_of<store_result> query(const store_query& query) const;
 
+  std::vector<service_counts> counts() const;
   std::size_t size() const;
+  // What the cap counts: the record log's bytes in use plus the indexes'.
+  std::uint64_t memory_bytes() const;
+  const store_options& options() const noexcept { return options_; }
   bool recovered() const noexcept { return recovered_; }
 
  private:
   struct entry {
     std::uint64_t position;
     std::int64_t timestamp_ns;
-    std::uint32_t service_id;
+    std::uint32_t service;
     level severity;
+    std::uint8_t kind;  // entry_kind
+  };
+  // What the entries of one block of k_block_entries ordinals hold, so that a query
+  // skips a block that cannot match.
+  struct block_summary {
+    std::int64_t min_timestamp_ns = std::numeric_limits<std::int64_t>::max();
+    std::int64_t max_timestamp_ns = std::numeric_limits<std::int64_t>::min();
+    std::uint64_t service_mask = 0;  // bit (service % 64)
+    std::uint8_t level_mask = 0;     // bit per level
+  };
+  struct service_state {
+    std::string name;
+    service_counts counts;
   };
   struct sequence_key {
     instance_id instance;
@@ -86,18 +178,48 @@ class store {
       return instance_id_hash{}(key.instance) ^ static_cast<std::size_t>(key.kind);
     }
   };
+  class query_run;
+  friend class query_run;
 
-  explicit store(record_log log);
-  void index(const log_entry& stored);                     // requires mutex_
-  std::uint32_t intern_service(std::string_view service);  // requires mutex_
+  static constexpr std::uint64_t k_block_entries = 256;
+  static constexpr std::size_t k_max_services = 65'536;
 
+  store(record_log log, store_options options);
+  // Each requires mutex_.
+  void index(const log_entry& stored, std::uint32_t service, const wire::Record& record,
+             const record_keys& keys);
+  std::optional<std::uint32_t> intern_service(std::string_view service);
+  std::optional<std::uint64_t> append(const entry_meta& meta, std::span<const std::byte> record,
+                                      std::uint32_t service);
+  void forget_front(const log_entry& gone, bool expired);
+  void evict_front(bool expired);
+  void expire(std::int64_t now_ns);
+  void write_marker(const rate_limiter::drop_report& report, std::int64_t now_ns);
+  void count_note(const log_entry& stored, std::uint32_t service, const wire::Record& record);
+  std::uint64_t index_bytes() const noexcept;
+  const entry& at_ordinal(std::uint64_t ordinal) const noexcept {
+    return entries_[ordinal - first_ordinal_];
+  }
+  std::uint64_t end_ordinal() const noexcept { return first_ordinal_ + entries_.size(); }
+  // The first ordinal whose position is at or past `position`.
+  std::uint64_t ordinal_at_or_after(std::uint64_t position) const noexcept;
+  log_record decode(std::uint64_t ordinal) const;
+
+  const store_options options_;
   mutable std::mutex mutex_;
-  record_log log_;                                              // guarded by mutex_
-  std::deque<entry> entries_;                                   // guarded by mutex_
-  std::vector<std::string> services_;                           // guarded by mutex_
+  record_log log_;                       // guarded by mutex_
+  std::deque<entry> entries_;            // guarded by mutex_; ordinal first_ordinal_ first
+  std::uint64_t first_ordinal_ = 0;      // guarded by mutex_
+  std::deque<block_summary> blocks_;     // guarded by mutex_; block of first_ordinal_ first
+  correlation_index correlation_;        // guarded by mutex_
+  dedup_window dedup_;                   // guarded by mutex_
+  rate_limiter limiter_;                 // guarded by mutex_
+  std::vector<service_state> services_;  // guarded by mutex_
   std::unordered_map<std::string, std::uint32_t> service_ids_;  // guarded by mutex_
   std::unordered_map<sequence_key, std::uint64_t, sequence_key_hash>
-      last_sequence_;  // guarded by mutex_
+      last_sequence_;                  // guarded by mutex_
+  std::uint64_t marker_sequence_ = 0;  // guarded by mutex_
+  record_encoder markers_;             // guarded by mutex_
   bool recovered_;
 };
 

@@ -18,6 +18,9 @@ std::string format_rfc3339_ms(std::int64_t unix_ns);
 // "2h", "1d", "250ms"). Returns nanoseconds since the Unix epoch.
 result<std::int64_t> parse_time(std::string_view text, std::int64_t now_ns);
 
+// A duration ("250ms", "30s", "5m", "2h", "1d"), in nanoseconds.
+result<std::int64_t> parse_duration_ns(std::string_view text);
+
 // Nanoseconds since the Unix epoch, now.
 std::int64_t unix_now_ns() noexcept;
 
