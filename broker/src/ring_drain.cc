@@ -1,6 +1,7 @@
 #include "ring_drain.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +21,7 @@ namespace {
 
 constexpr std::int64_t k_scan_interval_ns = 50'000'000;
 constexpr std::size_t k_records_per_ring_per_poll = 4096;
+constexpr std::uint64_t k_unmap_chunk = 1ull << 20;
 
 struct identity {
   std::string service = "unknown";
@@ -63,6 +65,7 @@ struct ring_drain::attached_ring {
   std::uint64_t owner_start;
   std::uint64_t rejected = 0;
   std::uint64_t rejected_reported = 0;
+  std::uint64_t unmapped;  // consumed positions below this are out of the broker's RSS
 
   attached_ring(std::string ring_name, shm_segment mapped, ring_view ring)
       : name(std::move(ring_name)),
@@ -71,7 +74,20 @@ struct ring_drain::attached_ring {
         reader(ring),
         producer(read_identity(*ring.header)),
         pid(ring.header->owner_pid),
-        owner_start(ring.header->owner_start) {}
+        owner_start(ring.header->owner_start),
+        unmapped(reader.head() & ~(k_unmap_chunk - 1)) {}
+
+  // Drops the broker's page mappings of what it has consumed, a chunk at a time. The
+  // memory is the producer's ring and stays; only the broker's resident size stops
+  // counting every ring it ever read (ten 64 MiB rings would be 640 MiB of it).
+  void unmap_consumed() noexcept {
+    if (view.capacity < 4 * k_unmap_chunk) return;
+    const std::uint64_t head = reader.head();
+    while (unmapped + k_unmap_chunk <= head) {
+      ::madvise(view.data + (unmapped & (view.capacity - 1)), k_unmap_chunk, MADV_DONTNEED);
+      unmapped += k_unmap_chunk;
+    }
+  }
 
   bool closed() const noexcept {
     return view.header->state.load(std::memory_order_acquire) == k_ring_closed;
@@ -138,6 +154,7 @@ std::size_t ring_drain::drain(attached_ring& ring, std::int64_t now_ns) {
                                                    .sequence = position});
       },
       k_records_per_ring_per_poll);
+  ring.unmap_consumed();
   if (moved == 0 && ring.reader.backlog() != 0 && ring.writer_gone(now_ns) &&
       ring.reader.skip_abandoned()) {
     // Its process died between claiming a frame and committing it: that record is lost,

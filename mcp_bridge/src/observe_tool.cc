@@ -62,6 +62,14 @@ filter_list describe_filters(const json& arguments) {
   add("service", "=");
   add("level", ">=");
   add("since", "=");
+  add("until", "=");
+  add("requestId", "=");
+  add("traceId", "=");
+  add("spanId", "=");
+  add("sessionId", "=");
+  add("userId", "=");
+  add("text", "~");
+  add("fields", "=");
   return filters;
 }
 
@@ -114,7 +122,43 @@ ordered_json observe_tool_definition() {
          {{"type", "string"},
           {"description",
            "Only records at or after this time: an RFC 3339 time ('2026-01-31T10:15:00Z') or "
-           "a duration back from now ('30s', '5m', '2h')."}}}}},
+           "a duration back from now ('30s', '5m', '2h')."}}},
+        {"until",
+         {{"type", "string"},
+          {"description", "Only records before this time (same forms as since)."}}},
+        {"requestId",
+         {{"type", "string"},
+          {"description",
+           "Only records of this request: the X-Request-ID the browser sent (the backend's "
+           "request_id / requestId field counts too)."}}},
+        {"traceId",
+         {{"type", "string"},
+          {"description",
+           "Only records of this W3C trace: 32 hex digits, or a whole traceparent header."}}},
+        {"spanId",
+         {{"type", "string"},
+          {"description",
+           "Only records of this span: the record's span ID, or the parent ID of its "
+           "traceparent (so the browser's span finds the backend lines it caused)."}}},
+        {"sessionId",
+         {{"type", "string"}, {"description", "Only records with this session_id field."}}},
+        {"userId",
+         {{"anyOf", {{{"type", "string"}}, {{"type", "integer"}}}},
+          {"description", "Only records with this user_id field."}}},
+        {"text",
+         {{"type", "string"},
+          {"description",
+           "Only records whose message or stack trace contains this text (case-insensitive)."}}},
+        {"fields",
+         {{"type", "object"},
+          {"description",
+           "Only records whose fields have these values, e.g. {\"paymentId\": \"pay-99\", "
+           "\"attempt\": 2}."}}},
+        {"cursor",
+         {{"type", "string"},
+          {"description",
+           "Page on: pass nextCursor from an answer for the older matches, or newerCursor for "
+           "only what arrived since that answer (poll with it after triggering an action)."}}}}},
       {"required", {"what"}}};
   return ordered_json{
       {"name", k_observe_tool_name},
@@ -125,8 +169,10 @@ ordered_json observe_tool_definition() {
        "backend set them, requestId, traceId, spanId, fields and stackTrace; use requestId or "
        "traceId to match backend work to a browser request. The answer opens with a one-line "
        "summary (how many matched, how many are shown, what to do when nothing matched), then "
-       "the JSON {type, logs, totalCount, oldestTimestamp}. To investigate a failure, start "
-       "with level 'ERROR' or since '5m'."},
+       "the JSON {type, logs, totalCount, oldestTimestamp, nextCursor, newerCursor, counts}; a "
+       "record repeated within 2 s shows once with repeatCount and lastTimestamp. To "
+       "investigate a failure, start with level 'ERROR' or since '5m', then follow its "
+       "requestId."},
       {"inputSchema", std::move(schema)},
       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}};
 }
@@ -181,7 +227,9 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
   std::vector<std::string> narrowers = {"since (e.g. since '5m')"};
   if (argument_text(arguments, "level").empty()) narrowers.emplace_back("level");
   if (argument_text(arguments, "service").empty()) narrowers.emplace_back("service");
-  return "Showing " + counts + " To see the rest, " +
+  const std::string page_on =
+      result.contains("nextCursor") ? "pass cursor: nextCursor for the older ones, " : "";
+  return "Showing " + counts + " To see the rest, " + page_on +
          (limit < k_max_limit ? "raise limit (up to 1000) or narrow with " : "narrow with ") +
          join_alternatives(narrowers) + ".";
 }

@@ -9,17 +9,37 @@
 //
 // Methods:
 //   ping     params ignored    -> {"broker": "logwire", "version": "0.1.0", "pid": 1234}
-//   observe  the MCP tool's arguments: what ("backend-logs" or "backend_logs"), service,
-//            level (minimum), limit (1..1000, default 100), since (RFC 3339 or "5m")
+//   observe  the MCP tool's arguments:
+//              what       "backend-logs" (or "backend_logs"), required
+//              service    a name or a list of names
+//              level      minimum severity: TRACE, DEBUG, INFO, WARN, ERROR, FATAL
+//              since      RFC 3339 time or a duration ago ("5m"), inclusive
+//              until      same forms, exclusive
+//              requestId, traceId (32 hex digits or a whole traceparent), spanId (the
+//              record's span ID or its traceparent's parent ID), sessionId, userId
+//              text       case-insensitive (ASCII) substring of message or stack trace
+//              fields     {"name": value, ...}: each field equal (numbers compare as numbers)
+//              limit      1..1000, default 100
+//              cursor     a nextCursor or newerCursor of an earlier answer
 //            -> {"type": "backend-logs", "logs": [...], "totalCount": N,
-//                "oldestTimestamp": "..."}   (the shape in DESIGN.md "The agent's view")
-//            `logs` holds the newest `limit` matches, oldest first; `totalCount` counts
-//            every match and `oldestTimestamp` is the time of the oldest match.
+//                "oldestTimestamp": "...", "nextCursor": "...", "newerCursor": "...",
+//                "counts": {"<service>": {"stored", "deduplicated", "rateLimited",
+//                                         "expired", "evicted", "dropped"}}}
+//            (the shape in DESIGN.md "The agent's view"). `logs` holds the newest `limit`
+//            matches (older than the cursor, for a nextCursor), oldest first; with a
+//            newerCursor, the first `limit` matches that arrived after it, in time order.
+//            `totalCount` counts every match of the filters, cursor aside, and
+//            `oldestTimestamp` is the time of the oldest. `nextCursor` is there while
+//            older matches remain; `newerCursor` always. A record that stands for repeats
+//            has "repeatCount" and "lastTimestamp". `counts` covers the services asked
+//            for, else every service: records kept now, folded as repeats, dropped by the
+//            rate limit, expired, evicted by the memory cap, and lost before the broker.
 //
 // Error codes: unsupported_version (the message names the version the broker speaks),
 // bad_request (not JSON, not an object, no method), unknown_method, invalid_param (the
 // message names the parameter and what it accepts), unknown_mode (an unknown `what`),
-// internal.
+// cursor_expired (the records a cursor pointed at were evicted, or the store started
+// afresh; the hint says where to restart), internal.
 //
 // Evolution: a reply only ever gains keys, so a client ignores keys it does not know; a
 // change that would break that raises "v".

@@ -318,6 +318,9 @@ class ring_reader {
     return delivered;
   }
 
+  // The position up to which every frame has been consumed and handed back.
+  std::uint64_t head() const noexcept { return head_; }
+
   // Bytes written or being written that the reader has not consumed.
   std::uint64_t backlog() const noexcept {
     return ring_.header->tail.load(std::memory_order_acquire) - head_;
