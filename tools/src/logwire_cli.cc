@@ -185,7 +185,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   load_command->add_option("--ring-bytes", load.ring_bytes,
                            "Ring size (default $LOGWIRE_RING_BYTES or 64 MiB)");
-  load_command->add_option("--message-bytes", load.message_bytes, "Message length")
+  load_command->add_option("--message-bytes", load.message_bytes, "Message length (plain mix)")
+      ->capture_default_str();
+  std::string load_mix = "plain";
+  load_command
+      ->add_option("--mix", load_mix,
+                   "plain: one INFO line with seq and thread; realistic: a web backend's levels, "
+                   "request IDs, traceparents, fields, messages and retry bursts (seq and thread "
+                   "kept)")
+      ->check(CLI::IsMember({"plain", "realistic"}))
       ->capture_default_str();
   load_command->add_option("--endpoint", load.endpoint,
                            "shm, or a broker's ZeroMQ endpoint (tcp://host:7717); default "
@@ -213,6 +221,7 @@ int main(int argc, char** argv) {
   if (send_command->parsed()) return run_send(runtime_path, send);
   if (load_command->parsed()) {
     load.runtime_dir = runtime_path;
+    load.mix = load_mix == "realistic" ? logwire::load_mix::realistic : logwire::load_mix::plain;
     return logwire::run_load(load);
   }
   return run_query(runtime_path, query);
