@@ -1,0 +1,108 @@
+// The agent's side of the store soak: the three kinds of query the store promises a
+// latency for, asked over and over through the broker's query socket while producers
+// stream, each timed on the client and each answer checked against what was asked.
+//
+//   request   observe {requestId}                       p99 <= 1 ms
+//   service   observe {service, level}, newest 100       p99 <= 2 ms
+//   text      observe {text}, over every service         <= 100 ms
+//
+// A time is from sending the request to holding the whole reply, on a raw ZeroMQ REQ
+// socket; parsing the reply's JSON afterwards is not counted.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "soak/latency_stats.h"
+
+namespace logwire::testing {
+
+// A client of the query socket that times each call.
+class timed_query_client {
+ public:
+  struct reply {
+    nlohmann::json body;  // the whole reply: {"v", "result"} or {"v", "error"}
+    double ms = 0;
+    std::size_t bytes = 0;
+  };
+
+  explicit timed_query_client(std::string endpoint);
+  ~timed_query_client();
+  timed_query_client(const timed_query_client&) = delete;
+  timed_query_client& operator=(const timed_query_client&) = delete;
+
+  // Empty when no reply came within `timeout` (the socket is then opened afresh).
+  std::optional<reply> observe(const nlohmann::json& params, std::chrono::milliseconds timeout);
+
+ private:
+  struct connection;
+  std::string endpoint_;
+  std::unique_ptr<connection> connection_;
+};
+
+enum class query_kind { request, service, text };
+inline constexpr int k_query_kinds = 3;
+
+struct query_kind_report {
+  latency_stats latency;
+  std::uint64_t errors = 0;           // error replies and timeouts
+  std::uint64_t mismatch = 0;         // answers that do not fit the question
+  std::vector<std::string> problems;  // the first few errors and mismatches, said in words
+};
+
+struct query_loop_options {
+  std::vector<std::string> services;
+  double fast_per_second = 20;  // request and service queries, each
+  double text_per_second = 2;
+  std::chrono::milliseconds timeout{10'000};
+};
+
+// Thread-safety: run() in one thread; report() and stop() from any.
+class query_loop {
+ public:
+  query_loop(std::string endpoint, query_loop_options options);
+
+  // Asks until stop(); returns at once if stop() came first.
+  void run();
+  void stop() { stop_.store(true); }
+
+  // A copy of what was measured so far.
+  std::array<query_kind_report, k_query_kinds> report() const;
+
+ private:
+  void ask_until_stopped();
+  void ask_service(std::uint64_t round);
+  void ask_request(std::uint64_t round);
+  void ask_text(std::uint64_t round);
+  // The result of a reply, or empty after counting it as an error.
+  const nlohmann::json* result_of(query_kind kind,
+                                  const std::optional<timed_query_client::reply>& r,
+                                  const nlohmann::json& params);
+  void problem(query_kind kind, bool error, std::string text);
+
+  timed_query_client client_;
+  query_loop_options options_;
+  std::atomic<bool> stop_{false};
+  std::mt19937_64 random_{20261124};
+  std::chrono::steady_clock::time_point started_;
+
+  // Request IDs seen in answers: the newest one of the last service answer (must be
+  // found), and a pool of older ones (may have been evicted since).
+  std::string fresh_request_id_;
+  std::vector<std::string> request_pool_;
+  std::size_t pool_next_ = 0;
+
+  mutable std::mutex mutex_;
+  std::array<query_kind_report, k_query_kinds> reports_;  // guarded by mutex_
+};
+
+}  // namespace logwire::testing
