@@ -103,7 +103,7 @@ std::vector<soak_check> check_service(const std::string& service, const service_
   // Notes beyond connect and close, only where the broker counts notes at all.
   std::uint64_t extra_notes = 0;
   if (expected.notes_per_producer > 0) {
-    const auto reports = static_cast<std::uint64_t>(expected.seconds) + 3;
+    const auto reports = static_cast<std::uint64_t>(expected.longest_seconds) + 3;
     extra_notes = tally.dropped + std::min<std::uint64_t>(tally.rate_limited, reports);
   }
   if (extra_notes == 0) {
@@ -125,7 +125,7 @@ std::vector<soak_check> check_service(const std::string& service, const service_
   if (expected.rate_limit > 0) {
     // The bucket starts full (burst_seconds of the rate) and refills at the rate while the
     // producer logs faster; what it takes beyond that is notes.
-    const double most = expected.rate_limit * (expected.seconds + expected.burst_seconds) +
+    const double most = expected.rate_limit * (expected.longest_seconds + expected.burst_seconds) +
                         static_cast<double>(extra_notes + expected.notes_per_producer);
     const double fewest = 0.95 * expected.rate_limit * expected.seconds;
     const auto taken = static_cast<double>(tally.taken());

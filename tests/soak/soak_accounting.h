@@ -64,7 +64,8 @@ std::string describe(const service_tally& tally);
 struct service_expectation {
   std::uint64_t logged = 0;
   std::uint64_t notes_per_producer = 0;  // as the probe measured
-  double seconds = 0;                    // how long the producer logged
+  double seconds = 0;                    // how long the producer logged, by its pacing
+  double longest_seconds = 0;            // from its start to its end, measured: a bound
   double rate_limit = 0;                 // 0: the service logs within its limit
   double burst_seconds = 2;              // the broker's --rate-burst
 };

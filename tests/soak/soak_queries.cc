@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <string_view>
 #include <thread>
 #include <zmq.hpp>
@@ -252,6 +253,40 @@ void query_loop::ask_text(std::uint64_t round) {
                   params.dump());
       return;
     }
+  }
+}
+
+void report_queries(const std::string& when, const query_reports& reports, soak_verdict& outcome) {
+  for (int k = 0; k < k_query_kinds; ++k) {
+    const query_kind_report& r = reports[k];
+    std::printf(
+        "store_soak: %-7s queries %s: %zu, p50 %.3f ms, p99 %.3f ms, max %.3f ms (budget %.0f "
+        "ms); %llu errors, %llu answers that do not fit\n",
+        k_query_kind_names[k], when.c_str(), r.latency.count(), r.latency.percentile(50),
+        r.latency.percentile(99), r.latency.max(), k_budget_ms[k],
+        static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.mismatch));
+    for (const auto& problem : r.problems) std::printf("store_soak:   %s\n", problem.c_str());
+    outcome.check(
+        r.latency.count() > 0 && r.errors == 0 && r.mismatch == 0,
+        std::string(k_query_kind_names[k]) + " queries " + when + " asked, each answered as asked");
+  }
+}
+
+void check_latency(bool strict, const query_reports& loaded, const query_reports& quiet,
+                   soak_verdict& outcome) {
+  for (int k = 0; k < k_query_kinds; ++k) {
+    const std::string name = k_query_kind_names[k];
+    const double budget = k_budget_ms[k];
+    const double loaded_bound = strict ? budget : budget + k_scheduler_allowance_ms;
+    const double loaded_p99 = loaded[k].latency.percentile(99);
+    const double quiet_p99 = quiet[k].latency.percentile(99);
+    outcome.check(loaded_p99 <= loaded_bound,
+                  name + " query p99 under load " + fixed(loaded_p99, 3) +
+                      " ms <= " + fixed(loaded_bound, 0) + " ms" +
+                      (strict ? " (the budget)" : " (the budget + one scheduling period)"));
+    outcome.check(quiet_p99 <= budget, name + " query p99 after the load, store full, " +
+                                           fixed(quiet_p99, 3) + " ms <= " + fixed(budget, 0) +
+                                           " ms (the budget)");
   }
 }
 
