@@ -29,8 +29,10 @@ void correlation_index::evict_front() {
   links_.pop_front();
   ++first_ordinal_;
   // Keys whose newest entry is gone are dropped in sweeps, each sweep paid for by the
-  // evictions since the last one.
-  if (++evicted_since_sweep_ >= std::max<std::uint64_t>(links_.size() / 2, 65'536)) sweep();
+  // evictions since the last one. Stale keys count against the store's memory cap, so a
+  // sweep is due once half as many entries as are kept have gone; a floor far above a small
+  // store's size would let stale keys fill the cap and push every record out.
+  if (++evicted_since_sweep_ >= std::max<std::uint64_t>(links_.size() / 2, 1024)) sweep();
 }
 
 void correlation_index::sweep() {

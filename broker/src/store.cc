@@ -152,6 +152,10 @@ std::optional<std::uint64_t> store::append(const entry_meta& meta,
   const log_entry stored = log_.at(*position);
   const wire::Record& root = root_of(stored.record);
   index(stored, service, root, record_keys(root));
+  // Indexing it grew the indexes (a table may have doubled): the oldest make room again.
+  while (entries_.size() > 1 && log_.used_bytes() + index_bytes() > options_.memory_cap_bytes) {
+    evict_front(false);
+  }
   return position;
 }
 
@@ -220,7 +224,13 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
           if (same_content(root_of(stored.record), root)) {
             log_entry_header& h = *stored.header;
             if (h.repeat_count != std::numeric_limits<std::uint32_t>::max()) ++h.repeat_count;
-            h.last_timestamp_ns = std::max(h.last_timestamp_ns, root.timestamp_ns());
+            // The latest of them all, the stored one included: a repeat may be older.
+            h.last_timestamp_ns =
+                std::max({h.last_timestamp_ns, e.timestamp_ns, root.timestamp_ns()});
+            // The fold is all the log keeps of this sequence: a restart must still know it
+            // was taken, or a replay of it would be stored as a new record.
+            if (stored.instance() == meta.instance)
+              h.sequence = std::max(h.sequence, meta.sequence);
             ++counts.deduplicated;
             return insert_status::deduplicated;
           }
@@ -236,7 +246,12 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
   }
   if (!append(meta, record, *service)) return insert_status::too_large;
   if (is_record) {
-    if (dedup_.enabled()) dedup_.remember(key, end_ordinal() - 1, meta.receive_ns);
+    if (dedup_.enabled()) {
+      dedup_.remember(key, end_ordinal() - 1, meta.receive_ns);
+      while (entries_.size() > 1 && log_.used_bytes() + index_bytes() > options_.memory_cap_bytes) {
+        evict_front(false);
+      }
+    }
   } else {
     count_note(log_.at(entries_.back().position), *service, root);
   }
