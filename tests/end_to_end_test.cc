@@ -123,6 +123,43 @@ TEST_F(end_to_end, agent_sees_exactly_the_two_payment_errors_in_time_order) {
   EXPECT_EQ(json::parse(text.substr(newline + 1)), result["structuredContent"]);
 }
 
+TEST_F(end_to_end, agent_follows_a_request_by_id_and_then_only_what_arrives_after) {
+  auto broker = start_broker();
+  ASSERT_EQ(run({binary_path("logwire-demo-payment"), "--runtime-dir", runtime_.string()}), 0);
+  auto bridge = start_bridge();
+  initialize(*bridge);
+  json reply;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        reply = observe(*bridge, {{"what", "backend-logs"}, {"requestId", "req-12345"}});
+        return reply["result"]["structuredContent"]["totalCount"] == 4;
+      },
+      5s))
+      << reply.dump();
+  const json& found = reply["result"]["structuredContent"];
+  EXPECT_EQ(found["logs"][0]["message"], "POST /api/payments/process");
+  EXPECT_EQ(found["logs"][3]["message"], "Returning 500 to client");
+  const std::string newer = found["newerCursor"];
+
+  reply = observe(*bridge, {{"what", "backend-logs"}, {"text", "GATEWAY"}});
+  ASSERT_EQ(reply["result"]["structuredContent"]["totalCount"], 1) << reply.dump();
+
+  ASSERT_EQ(run({binary_path("logwire"), "--runtime-dir", runtime_.string(), "send", "--service",
+                 "api-server", "--level", "ERROR", "--request-id", "req-12345", "Retry failed"}),
+            0);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        reply = observe(*bridge,
+                        {{"what", "backend-logs"}, {"requestId", "req-12345"}, {"cursor", newer}});
+        return !reply["result"]["structuredContent"]["logs"].empty();
+      },
+      5s))
+      << reply.dump();
+  const json& after = reply["result"]["structuredContent"]["logs"];
+  ASSERT_EQ(after.size(), 1u) << "only what arrived after the first answer";
+  EXPECT_EQ(after[0]["message"], "Retry failed");
+}
+
 TEST_F(end_to_end, records_logged_before_the_broker_starts_arrive_once_it_runs) {
   ASSERT_EQ(
       run({binary_path("logwire"), "--runtime-dir", runtime_.string(), "send", "--service",

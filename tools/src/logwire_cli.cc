@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "field_argument.h"
@@ -41,6 +43,15 @@ struct query_options {
   std::string level;
   int limit = 100;
   std::string since;
+  std::string until;
+  std::string request_id;
+  std::string trace_id;
+  std::string span_id;
+  std::string session_id;
+  std::string user_id;
+  std::string text;
+  std::vector<std::string> fields;
+  std::string cursor;
 };
 
 int run_send(const std::filesystem::path& runtime_path, const send_options& options) {
@@ -123,7 +134,23 @@ int run_query(const std::filesystem::path& runtime_path, const query_options& op
   if (options.services.size() == 1) arguments["service"] = options.services.front();
   if (options.services.size() > 1) arguments["service"] = options.services;
   if (!options.level.empty()) arguments["level"] = options.level;
-  if (!options.since.empty()) arguments["since"] = options.since;
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"since", &options.since},          {"until", &options.until},
+      {"requestId", &options.request_id}, {"traceId", &options.trace_id},
+      {"spanId", &options.span_id},       {"sessionId", &options.session_id},
+      {"userId", &options.user_id},       {"text", &options.text},
+      {"cursor", &options.cursor}};
+  for (const auto& [name, value] : texts) {
+    if (!value->empty()) arguments[name] = *value;
+  }
+  for (const std::string& text : options.fields) {
+    const auto parsed = logwire::parse_field_argument(text);
+    if (!parsed) {
+      std::cerr << "logwire query: " << parsed.error().message << "\n";
+      return k_exit_usage;
+    }
+    std::visit([&](const auto& value) { arguments["fields"][parsed->key] = value; }, parsed->value);
+  }
 
   logwire::broker_client client(*dir);
   const auto reply = client.call("observe", arguments);
@@ -171,6 +198,22 @@ int main(int argc, char** argv) {
   query_command->add_option("--limit", query.limit, "Newest N matches, 1 to 1000")
       ->capture_default_str();
   query_command->add_option("--since", query.since, "RFC 3339 time or a duration ago (5m, 1h)");
+  query_command->add_option("--until", query.until, "Before this time (same forms as --since)");
+  query_command->add_option("--request-id", query.request_id, "Only this request's records");
+  query_command->add_option("--trace-id", query.trace_id,
+                            "Only this W3C trace (32 hex digits or a traceparent)");
+  query_command->add_option("--span-id", query.span_id,
+                            "Only this span (the record's, or its traceparent's parent)");
+  query_command->add_option("--session-id", query.session_id, "Only this session_id field");
+  query_command->add_option("--user-id", query.user_id, "Only this user_id field");
+  query_command->add_option("--text", query.text,
+                            "Message or stack trace contains this (case-insensitive)");
+  query_command
+      ->add_option("--field", query.fields, "key=value: only records with this field value")
+      ->allow_extra_args(false);
+  query_command->add_option("--cursor", query.cursor,
+                            "nextCursor (older matches) or newerCursor (arrived since) of an "
+                            "earlier answer");
 
   logwire::load_options load;
   CLI::App* load_command =
