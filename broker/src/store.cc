@@ -208,6 +208,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
     last->second = meta.sequence;
   }
   expire(meta.receive_ns);
+  dedup_.age(meta.receive_ns);  // bounded without maintain(): it forgets from the front only
   const auto service = intern_service(meta.service);
   if (!service) return insert_status::refused;
   service_counts& counts = services_[*service].counts;
