@@ -991,6 +991,13 @@ TEST_F(correlation, a_valid_traceparent_wins_over_a_trace_id_field) {
   EXPECT_EQ(count({.trace_id = "11111111111111111111111111111111"}), 0u);
 }
 
+TEST_F(correlation, a_valid_traceparent_field_stands_in_for_an_invalid_own_one) {
+  send({.context = {.traceparent = "not-a-traceparent"},
+        .fields = {{"traceparent", k_traceparent}}});
+  EXPECT_EQ(count({.trace_id = std::string(k_trace)}), 1u);
+  EXPECT_EQ(count({.span_id = std::string(k_parent)}), 1u);
+}
+
 class correlation_invalid_traceparent : public correlation,
                                         public ::testing::WithParamInterface<const char*> {};
 

@@ -87,7 +87,8 @@ record_keys::record_keys(const wire::Record& record) noexcept {
   };
   set(key_kind::request, view(record.request_id()));
   set(key_kind::span, view(record.span_id()));
-  std::string_view traceparent_text = view(record.traceparent());
+  const std::string_view own_traceparent = view(record.traceparent());
+  std::string_view field_traceparent;
 
   if (const auto* fields = record.fields()) {
     for (const wire::Field* f : *fields) {
@@ -104,8 +105,8 @@ record_keys::record_keys(const wire::Record& record) noexcept {
       } else if (named(key, {"user_id", "userId"})) {
         kind = key_kind::user;
       } else if (same_name(key, "traceparent")) {
-        if (traceparent_text.empty() && f->kind() == wire::FieldKind::String)
-          traceparent_text = view(f->string_value());
+        if (field_traceparent.empty() && f->kind() == wire::FieldKind::String)
+          field_traceparent = view(f->string_value());
         continue;
       } else {
         continue;
@@ -123,7 +124,9 @@ record_keys::record_keys(const wire::Record& record) noexcept {
       }
     }
   }
-  if (const auto parsed = parse_traceparent(traceparent_text)) {
+  auto parsed = parse_traceparent(own_traceparent);
+  if (!parsed) parsed = parse_traceparent(field_traceparent);
+  if (parsed) {
     // A valid traceparent is the trace's own word; a trace_id field only stands in for it.
     ids_[static_cast<std::size_t>(key_kind::trace)] = parsed->trace_id;
     set(key_kind::parent_span, parsed->parent_id);
