@@ -1,14 +1,15 @@
 // store_soak: the store under a sustained load with real processes (issue 5). A broker
 // in a private runtime directory takes 10 services x 10,000 records/s of the realistic
-// mix through shared memory (`logwire load --mix realistic`), while this program
-//   - samples the broker's resident memory (VmRSS, which counts the store's shared
-//     memory and the rings it has touched) every second: it must stay under the memory
-//     cap + 64 MiB;
+// mix through shared memory (`logwire load --mix realistic`; one service is limited below
+// its rate, so that the rate limit takes part), while this program
+//   - samples the broker's resident memory every second (VmRSS: its heap and the shared
+//     memory it maps, the store's record log and the parts of the rings it is reading):
+//     it must stay under the memory cap + 64 MiB;
 //   - asks the three kinds of query the store promises a latency for (soak_queries.h)
-//     and checks each answer;
+//     and checks each answer, under the load and again once it is over;
 //   - at the end, checks that every record logged is accounted for (soak_accounting.h).
 // `make soak` runs it for 10 minutes with the latency budgets asserted; `make test` for
-// 30 s, where the budgets are asserted as --latency relaxed says.
+// 30 s, with the budgets asserted as --latency relaxed says (check_latency).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -43,6 +44,7 @@ using logwire::testing::k_query_kinds;
 
 constexpr double k_mib = 1024.0 * 1024.0;
 constexpr const char* k_probe_service = "soak-probe";
+
 struct soak_options {
   double seconds = 600;
   unsigned services = 10;
