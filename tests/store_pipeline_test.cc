@@ -686,7 +686,7 @@ TEST_F(rate_limit, a_burst_of_50000_in_one_second_at_the_default_limit_is_kept_o
   EXPECT_EQ(dropped_in(markers("api")), static_cast<std::int64_t>(limited))
       << "the markers state every drop";
   EXPECT_EQ(count({.text = "burst "}), stored);
-  EXPECT_EQ(counts_of("api").stored, stored + markers("api").size());
+  EXPECT_EQ(counts_of("api").stored, stored) << "the markers are the broker's notes, not records";
   // Every record said to be kept is there.
   std::size_t found = 0;
   store_query page{.text = "burst ", .limit = 1000};

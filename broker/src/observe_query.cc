@@ -273,17 +273,39 @@ ordered_json to_json(const log_record& record) {
   return to_json(record, cut);
 }
 
+// The most bytes a record's JSON can take: every character escaped as \u00XX, texts as
+// cut, and room for the keys, times and punctuation.
+std::size_t json_bytes_at_most(const log_record& record) {
+  constexpr std::size_t k_escaped = 6;
+  static constexpr std::size_t k_cut_text = k_max_text_bytes + 64;
+  const auto text = [](const std::string& t) { return std::min(t.size(), k_cut_text); };
+  std::size_t bytes = 256 + k_escaped * (record.service.size() + record.request_id.size() +
+                                         text(record.message) + text(record.traceparent) +
+                                         text(record.span_id) + text(record.stack_trace));
+  for (const auto& [key, value] : record.fields) {
+    const auto* string = std::get_if<std::string>(&value);
+    bytes += 40 + k_escaped * (key.size() + (string != nullptr ? text(*string) : 0));
+  }
+  return bytes;
+}
+
 ordered_json to_observe_json(const store_result& result) {
   bool cut = false;
   std::vector<ordered_json> entries;
-  std::vector<std::size_t> sizes;
   entries.reserve(result.logs.size());
-  std::size_t bytes = 0;
+  std::size_t most = 0;
   for (const log_record& record : result.logs) {
     entries.push_back(to_json(record, cut));
-    sizes.push_back(
-        entries.back().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size());
-    bytes += sizes.back();
+    most += json_bytes_at_most(record);
+  }
+  // Each record is measured only when the page might pass the budget.
+  std::vector<std::size_t> sizes;
+  std::size_t bytes = 0;
+  if (most > k_max_reply_bytes) {
+    for (const ordered_json& entry : entries) {
+      sizes.push_back(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size());
+      bytes += sizes.back();
+    }
   }
   // Past the size budget, records are left out where the cursor picks them up again:
   // the oldest of an older page, the latest to arrive of a newer one.

@@ -92,7 +92,7 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   block.level_mask |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(severity));
   correlation_.add(ordinal, keys);
   service_counts& counts = services_[service].counts;
-  ++counts.stored;
+  if (stored.kind() == entry_kind::record) ++counts.stored;
   ++counts.by_level[static_cast<std::size_t>(severity)];
 }
 
@@ -101,9 +101,11 @@ void store::forget_front(const log_entry& gone, bool expired) {
   if (entries_.empty() || entries_.front().position != gone.position) return;
   const entry& oldest = entries_.front();
   service_counts& counts = services_[oldest.service].counts;
-  --counts.stored;
   --counts.by_level[static_cast<std::size_t>(oldest.severity)];
-  ++(expired ? counts.expired : counts.evicted);
+  if (oldest.kind == static_cast<std::uint8_t>(entry_kind::record)) {
+    --counts.stored;
+    ++(expired ? counts.expired : counts.evicted);
+  }
   entries_.pop_front();
   correlation_.evict_front();
   ++first_ordinal_;

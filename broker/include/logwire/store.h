@@ -91,16 +91,18 @@ struct store_query {
   std::optional<store_cursor> cursor;
 };
 
-// Counts of one service since the broker started (`stored` and `by_level`: retained now).
+// Counts of one service since the broker started. `stored`, `expired` and `evicted`
+// count the backend's records only, so that they add up with what it logged;
+// `by_level` counts every entry retained now, the broker's notes too, as queries see them.
 struct service_counts {
   std::string service;
-  std::uint64_t stored = 0;
-  std::array<std::uint64_t, 6> by_level{};
-  std::uint64_t deduplicated = 0;  // records folded into an earlier identical one
-  std::uint64_t rate_limited = 0;  // records dropped by the rate limit
-  std::uint64_t expired = 0;       // past the retention time
-  std::uint64_t evicted = 0;       // pushed out by the memory cap
-  std::uint64_t dropped = 0;       // lost before the broker: producers' own drop notes
+  std::uint64_t stored = 0;                 // records retained now
+  std::array<std::uint64_t, 6> by_level{};  // entries retained now, by level
+  std::uint64_t deduplicated = 0;           // records folded into an earlier identical one
+  std::uint64_t rate_limited = 0;           // records dropped by the rate limit
+  std::uint64_t expired = 0;                // past the retention time
+  std::uint64_t evicted = 0;                // pushed out by the memory cap
+  std::uint64_t dropped = 0;                // lost before the broker: producers' own drop notes
 };
 
 struct store_result {
