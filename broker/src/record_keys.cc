@@ -136,9 +136,9 @@ record_keys::record_keys(const wire::Record& record) noexcept {
 std::uint64_t content_hash(const wire::Record& record) noexcept {
   std::uint64_t h = static_cast<std::uint64_t>(record.level()) * k_m2;
   h = hash_bytes(view(record.message()), h);
+  // Traceparent and span ID follow the request ID almost always; same_content compares
+  // them, so the hash can leave them out and stay cheap.
   h = hash_bytes(view(record.request_id()), h);
-  h = hash_bytes(view(record.traceparent()), h);
-  h = hash_bytes(view(record.span_id()), h);
   h = hash_bytes(view(record.stack_trace()), h);
   if (const auto* fields = record.fields()) {
     for (const wire::Field* f : *fields) {

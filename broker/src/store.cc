@@ -64,8 +64,13 @@ result<std::unique_ptr<store>> store::open(const runtime_dir& dir, store_options
 }
 
 std::optional<std::uint32_t> store::intern_service(std::string_view service) {
-  if (const auto found = service_ids_.find(std::string(service)); found != service_ids_.end())
+  // Records come in runs of one service: the last one is asked first.
+  if (last_service_ < services_.size() && services_[last_service_].name == service)
+    return last_service_;
+  if (const auto found = service_ids_.find(service); found != service_ids_.end()) {
+    last_service_ = found->second;
     return found->second;
+  }
   if (services_.size() >= k_max_services) return std::nullopt;
   const auto id = static_cast<std::uint32_t>(services_.size());
   services_.push_back(service_state{.name = std::string(service), .counts = {}});
@@ -81,6 +86,7 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   const level severity = level_from_wire(static_cast<std::uint8_t>(record.level()));
   entries_.push_back(entry{.position = stored.position,
                            .timestamp_ns = record.timestamp_ns(),
+                           .receive_ns = stored.header->receive_ns,
                            .service = service,
                            .severity = severity,
                            .kind = static_cast<std::uint8_t>(stored.kind())});
@@ -122,7 +128,7 @@ void store::evict_front(bool expired) {
 
 void store::expire(std::int64_t now_ns) {
   const std::int64_t horizon = now_ns - options_.retention_ns;
-  while (!entries_.empty() && log_.at(entries_.front().position).header->receive_ns < horizon) {
+  while (!entries_.empty() && entries_.front().receive_ns < horizon) {
     evict_front(true);
   }
 }

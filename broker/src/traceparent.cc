@@ -1,15 +1,24 @@
 #include "logwire/traceparent.h"
 
+#include <array>
+
 namespace logwire {
 namespace {
 
 constexpr std::size_t k_version00_length = 55;
 
+// Lower-case hex digits, by table: the store checks every record's traceparent.
+constexpr auto k_lower_hex = [] {
+  std::array<bool, 256> table{};
+  for (char c = '0'; c <= '9'; ++c) table[static_cast<unsigned char>(c)] = true;
+  for (char c = 'a'; c <= 'f'; ++c) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
 bool is_lower_hex(std::string_view text) noexcept {
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  bool all = true;
+  for (const char c : text) all &= k_lower_hex[static_cast<unsigned char>(c)];
+  return all;
 }
 
 bool all_zero(std::string_view text) noexcept {

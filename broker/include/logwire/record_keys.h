@@ -50,8 +50,9 @@ class record_keys {
 // The hash an index keeps for an ID of `kind`.
 std::uint64_t key_hash(key_kind kind, std::string_view id) noexcept;
 
-// Everything but the timestamp, for the burst dedup: level, message, request ID,
-// traceparent, span ID, fields (keys, kinds, values, in order) and stack trace.
+// For the burst dedup: a hash of level, message, request ID, fields (keys, kinds, values,
+// in order) and stack trace; same_content compares all of that and the traceparent and
+// span ID too — everything but the timestamp.
 std::uint64_t content_hash(const wire::Record& record) noexcept;
 bool same_content(const wire::Record& a, const wire::Record& b) noexcept;
 

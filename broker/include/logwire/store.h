@@ -154,6 +154,7 @@ class store {
   struct entry {
     std::uint64_t position;
     std::int64_t timestamp_ns;
+    std::int64_t receive_ns;  // here too, so retention needs no look into the log
     std::uint32_t service;
     level severity;
     std::uint8_t kind;  // entry_kind
@@ -217,7 +218,15 @@ class store {
   dedup_window dedup_;                   // guarded by mutex_
   rate_limiter limiter_;                 // guarded by mutex_
   std::vector<service_state> services_;  // guarded by mutex_
-  std::unordered_map<std::string, std::uint32_t> service_ids_;  // guarded by mutex_
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::unordered_map<std::string, std::uint32_t, name_hash, std::equal_to<>>
+      service_ids_;                 // guarded by mutex_
+  std::uint32_t last_service_ = 0;  // guarded by mutex_; the service interned last
   std::unordered_map<sequence_key, std::uint64_t, sequence_key_hash>
       last_sequence_;                  // guarded by mutex_
   std::uint64_t marker_sequence_ = 0;  // guarded by mutex_
