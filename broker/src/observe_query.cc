@@ -224,8 +224,8 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
 
 namespace {
 
-std::string cut_text(const std::string& text, bool& cut) {
-  if (text.size() <= k_max_text_bytes) return text;
+std::string cut_text(std::string&& text, bool& cut) {
+  if (text.size() <= k_max_text_bytes) return std::move(text);
   cut = true;
   std::size_t end = k_max_text_bytes;
   // Do not split a UTF-8 sequence: back up to the start of one.
@@ -233,32 +233,33 @@ std::string cut_text(const std::string& text, bool& cut) {
   return text.substr(0, end) + "... [cut: " + std::to_string(text.size() - end) + " more bytes]";
 }
 
-ordered_json to_json(const log_record& record, bool& cut) {
+// Takes the record apart: its texts move into the JSON.
+ordered_json to_json(log_record&& record, bool& cut) {
   ordered_json out = {{"timestamp", format_rfc3339_ms(record.timestamp_ns)},
-                      {"service", record.service},
+                      {"service", std::move(record.service)},
                       {"level", level_name(record.severity)},
-                      {"message", cut_text(record.message, cut)}};
-  if (!record.request_id.empty()) out["requestId"] = record.request_id;
+                      {"message", cut_text(std::move(record.message), cut)}};
+  if (!record.request_id.empty()) out["requestId"] = std::move(record.request_id);
   if (!record.traceparent.empty()) {
     if (const auto parsed = parse_traceparent(record.traceparent)) {
       out["traceId"] = parsed->trace_id;
     } else {
-      out["traceparent"] = cut_text(record.traceparent, cut);  // invalid: text, not a trace
+      out["traceparent"] = cut_text(std::move(record.traceparent), cut);  // invalid: as text
     }
   }
-  if (!record.span_id.empty()) out["spanId"] = cut_text(record.span_id, cut);
+  if (!record.span_id.empty()) out["spanId"] = cut_text(std::move(record.span_id), cut);
   if (!record.fields.empty()) {
     ordered_json fields = ordered_json::object();
-    for (const auto& [key, value] : record.fields) {
-      if (const auto* text = std::get_if<std::string>(&value)) {
-        fields[key] = cut_text(*text, cut);
+    for (auto& [key, value] : record.fields) {
+      if (auto* text = std::get_if<std::string>(&value)) {
+        fields[key] = cut_text(std::move(*text), cut);
       } else {
         std::visit([&fields, &key](const auto& v) { fields[key] = v; }, value);
       }
     }
     out["fields"] = std::move(fields);
   }
-  if (!record.stack_trace.empty()) out["stackTrace"] = cut_text(record.stack_trace, cut);
+  if (!record.stack_trace.empty()) out["stackTrace"] = cut_text(std::move(record.stack_trace), cut);
   if (record.repeat_count > 1) {
     out["repeatCount"] = record.repeat_count;
     out["lastTimestamp"] = format_rfc3339_ms(record.last_timestamp_ns);
@@ -270,7 +271,7 @@ ordered_json to_json(const log_record& record, bool& cut) {
 
 ordered_json to_json(const log_record& record) {
   bool cut = false;
-  return to_json(record, cut);
+  return to_json(log_record(record), cut);
 }
 
 // The most bytes a record's JSON can take: every character escaped as \u00XX, texts as
@@ -289,14 +290,14 @@ std::size_t json_bytes_at_most(const log_record& record) {
   return bytes;
 }
 
-ordered_json to_observe_json(const store_result& result) {
+ordered_json to_observe_json(store_result result) {
   bool cut = false;
   std::vector<ordered_json> entries;
   entries.reserve(result.logs.size());
   std::size_t most = 0;
-  for (const log_record& record : result.logs) {
-    entries.push_back(to_json(record, cut));
+  for (log_record& record : result.logs) {
     most += json_bytes_at_most(record);
+    entries.push_back(to_json(std::move(record), cut));  // its ids and times stay
   }
   // Each record is measured only when the page might pass the budget.
   std::vector<std::size_t> sizes;

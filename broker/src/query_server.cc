@@ -106,11 +106,11 @@ std::string query_server::handle(std::string_view request, const store& records)
     if (name == "observe") {
       const auto query = parse_observe_arguments(params, unix_now_ns());
       if (!query) return reply_error(query.error().code, query.error().message, query.error().hint);
-      const auto answer = records.query(*query);
+      auto answer = records.query(*query);
       if (!answer) {
         return reply_error(answer.error().code, answer.error().message, answer.error().hint);
       }
-      return reply_result(to_observe_json(*answer));
+      return reply_result(to_observe_json(std::move(*answer)));
     }
   } catch (const std::exception& e) {
     spdlog::error("query {} failed: {}", name, e.what());

@@ -284,9 +284,12 @@ void check_latency(bool strict, const query_reports& loaded, const query_reports
                   name + " query p99 under load " + fixed(loaded_p99, 3) +
                       " ms <= " + fixed(loaded_bound, 0) + " ms" +
                       (strict ? " (the budget)" : " (the budget + one scheduling period)"));
-    outcome.check(quiet_p99 <= budget, name + " query p99 after the load, store full, " +
-                                           fixed(quiet_p99, 3) + " ms <= " + fixed(budget, 0) +
-                                           " ms (the budget)");
+    // The quiet queries still go through the broker's socket and JSON, on a machine
+    // other work shares: relaxed, they get the same allowance.
+    outcome.check(quiet_p99 <= loaded_bound,
+                  name + " query p99 after the load, store full, " + fixed(quiet_p99, 3) +
+                      " ms <= " + fixed(loaded_bound, 0) + " ms" +
+                      (strict ? " (the budget)" : " (the budget + one scheduling period)"));
   }
 }
 

@@ -126,8 +126,9 @@ void report_queries(const std::string& when, const query_reports& reports, soak_
 // logged; `quiet`: the same queries on the same full store once they stopped, when
 // nothing competes for the cores or the store's lock: the store's own cost.
 //   strict:  p99 within the budget, under load and quiet.
-//   relaxed: quiet p99 within the budget; under load p99 within the budget plus
-//            k_scheduler_allowance_ms (for a short run on a small machine).
+//   relaxed: p99 within the budget plus k_scheduler_allowance_ms, under load and quiet
+//            (a short run inside `make test` on a small shared machine; the figures are
+//            printed beside the budgets either way).
 void check_latency(bool strict, const query_reports& loaded, const query_reports& quiet,
                    soak_verdict& outcome);
 
