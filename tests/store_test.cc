@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <cmath>
 #include <iostream>
+#include <limits>
 
+#include "logwire/observe_json.h"
 #include "logwire/observe_query.h"
 #include "logwire/record_encoder.h"
 #include "logwire/record_log.h"
@@ -344,6 +347,53 @@ TEST(observe_json, does_not_split_a_utf8_character_when_cutting) {
   const std::string message = to_observe_json(result)["logs"][0]["message"];
   EXPECT_EQ(message.substr(0, k_max_text_bytes - 1), std::string(k_max_text_bytes - 1, 'a'));
   EXPECT_EQ(message[k_max_text_bytes - 1], '.') << "the two-byte character went whole";
+}
+
+TEST(observe_json, escapes_quotes_backslashes_and_control_characters) {
+  log_record record;
+  record.message = std::string("say \"hi\" \\ tab\there\nnew line \x01 end");
+  record.stack_trace = "at f()\r\n";
+  std::string text;
+  bool cut = false;
+  append_record_json(text, record, cut);
+  EXPECT_NE(text.find(R"(say \"hi\" \\ tab\there\nnew line \u0001 end)"), std::string::npos)
+      << text;
+  const auto json = to_json(record);
+  EXPECT_EQ(json["message"], record.message) << "reads back as written";
+  EXPECT_EQ(json["stackTrace"], record.stack_trace);
+}
+
+TEST(observe_json, keeps_a_whole_double_a_double_and_writes_non_finite_ones_as_null) {
+  log_record record;
+  record.fields = {{"whole", 2.0},    {"half", 0.5},
+                   {"big", 1e300},    {"nan", std::nan("")},
+                   {"inf", HUGE_VAL}, {"int", std::int64_t{-9'223'372'036'854'775'807 - 1}},
+                   {"yes", true}};
+  const auto fields = to_json(record)["fields"];
+  EXPECT_TRUE(fields["whole"].is_number_float());
+  EXPECT_EQ(fields["whole"], 2.0);
+  EXPECT_EQ(fields["half"], 0.5);
+  EXPECT_EQ(fields["big"], 1e300);
+  EXPECT_TRUE(fields["nan"].is_null());
+  EXPECT_TRUE(fields["inf"].is_null());
+  EXPECT_EQ(fields["int"], std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(fields["yes"], true);
+}
+
+TEST(observe_json, a_field_key_given_twice_keeps_its_last_value) {
+  log_record record;
+  record.fields = {{"a", std::int64_t{1}}, {"b", std::string("x")}, {"a", std::int64_t{2}}};
+  std::string text;
+  bool cut = false;
+  append_record_json(text, record, cut);
+  EXPECT_EQ(text.find("\"a\":1"), std::string::npos) << text;
+  EXPECT_EQ(to_json(record)["fields"], (ordered_json{{"b", "x"}, {"a", 2}}));
+}
+
+TEST(observe_json, repairs_invalid_utf8_instead_of_writing_it) {
+  log_record record;
+  record.message = "bad \xff byte";
+  EXPECT_EQ(to_json(record)["message"], "bad \xef\xbf\xbd byte");
 }
 
 }  // namespace

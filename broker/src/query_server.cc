@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <zmq.hpp>
 
+#include "logwire/observe_json.h"
 #include "logwire/observe_query.h"
 #include "logwire/query_protocol.h"
 #include "logwire/timestamp.h"
@@ -22,6 +23,11 @@ std::string reply_error(std::string_view code, std::string_view message,
   if (!hint.empty()) error["hint"] = hint;
   const ordered_json reply = {{"v", k_query_protocol_version}, {"error", std::move(error)}};
   return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A result already written as JSON text.
+std::string reply_result_text(const std::string& result) {
+  return "{\"v\":" + std::to_string(k_query_protocol_version) + ",\"result\":" + result + "}";
 }
 
 std::string reply_result(ordered_json result) {
@@ -110,7 +116,7 @@ std::string query_server::handle(std::string_view request, const store& records)
       if (!answer) {
         return reply_error(answer.error().code, answer.error().message, answer.error().hint);
       }
-      return reply_result(to_observe_json(std::move(*answer)));
+      return reply_result_text(observe_json_text(std::move(*answer)));
     }
   } catch (const std::exception& e) {
     spdlog::error("query {} failed: {}", name, e.what());

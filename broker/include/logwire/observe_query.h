@@ -30,9 +30,10 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
 // "nextCursor", "newerCursor", "counts": {service: {...}}}, camelCase keys, RFC 3339
 // times, keys without a value left out; plus "omittedCount" (records of the page left
 // out for size, which the cursors still reach) and "textCut" when the size bounds cut.
+// observe_json_text() (observe_json.h) writes it; this is that text, parsed.
 ordered_json to_observe_json(store_result result);
 
-// One record as the agent sees it.
+// One record as the agent sees it (append_record_json, parsed).
 ordered_json to_json(const log_record& record);
 
 }  // namespace logwire
