@@ -39,11 +39,11 @@ bool rate_limiter::admit(std::uint32_t service, std::string_view name, std::int6
 }
 
 std::optional<rate_limiter::drop_report> rate_limiter::take_report(std::uint32_t service,
-                                                                   std::int64_t now_ns, bool now) {
+                                                                   std::int64_t now_ns) {
   if (service >= buckets_.size()) return std::nullopt;
   bucket& b = buckets_[service];
   if (b.dropped == 0) return std::nullopt;
-  if (!now && now_ns - b.first_drop_ns < k_drop_report_interval_ns) return std::nullopt;
+  if (now_ns - b.first_drop_ns < k_drop_report_interval_ns) return std::nullopt;
   const drop_report report{service, b.dropped, b.first_drop_ns, b.last_drop_ns, b.limit};
   b.dropped = 0;
   std::erase(pending_, service);

@@ -246,7 +246,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
         }
       }
     }
-    if (const auto report = limiter_.take_report(*service, meta.receive_ns, false))
+    if (const auto report = limiter_.take_report(*service, meta.receive_ns))
       write_marker(*report, meta.receive_ns);
     if (!limiter_.admit(*service, meta.service, meta.receive_ns)) {
       ++services_[*service].counts.rate_limited;
@@ -273,8 +273,7 @@ void store::maintain(std::int64_t now_ns) {
   dedup_.age(now_ns);
   const std::vector<std::uint32_t> pending = limiter_.pending();
   for (const std::uint32_t service : pending) {
-    if (const auto report = limiter_.take_report(service, now_ns, false))
-      write_marker(*report, now_ns);
+    if (const auto report = limiter_.take_report(service, now_ns)) write_marker(*report, now_ns);
   }
   log_.release_evicted();
 }

@@ -38,16 +38,14 @@ class rate_limiter {
   // it is counted for the next report.
   bool admit(std::uint32_t service, std::string_view name, std::int64_t now_ns);
 
-  // The service's drops not yet reported, if any, once its interval is over (or at once
-  // with `now`), and forgets them.
-  std::optional<drop_report> take_report(std::uint32_t service, std::int64_t now_ns, bool now);
+  // The service's drops not yet reported, once its interval is over, and forgets them.
+  std::optional<drop_report> take_report(std::uint32_t service, std::int64_t now_ns);
   // Every service with drops not yet reported.
   const std::vector<std::uint32_t>& pending() const noexcept { return pending_; }
 
-  double limit_of(std::string_view name) const;
-  const rate_limits& limits() const noexcept { return limits_; }
-
  private:
+  double limit_of(std::string_view name) const;
+
   struct bucket {
     double limit = 0;  // 0: unlimited
     double capacity = 0;
