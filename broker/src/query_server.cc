@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <zmq.hpp>
 
@@ -25,9 +26,18 @@ std::string reply_error(std::string_view code, std::string_view message,
   return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// A result already written as JSON text.
-std::string reply_result_text(const std::string& result) {
-  return "{\"v\":" + std::to_string(k_query_protocol_version) + ",\"result\":" + result + "}";
+using clock_type = std::chrono::steady_clock;
+
+double milliseconds(clock_type::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// A result already written as JSON text, and where the broker's time went.
+std::string reply_result_text(const std::string& result, clock_type::duration in_store,
+                              clock_type::time_point received) {
+  const double broker_ms = milliseconds(clock_type::now() - received);
+  return fmt::format(R"({{"v":{},"result":{},"timing":{{"storeMs":{:.3f},"brokerMs":{:.3f}}}}})",
+                     k_query_protocol_version, result, milliseconds(in_store), broker_ms);
 }
 
 std::string reply_result(ordered_json result) {
@@ -88,6 +98,7 @@ void query_server::serve(const std::atomic<bool>& stop) {
 }
 
 std::string query_server::handle(std::string_view request, const store& records) {
+  const auto received = clock_type::now();
   const auto body = nlohmann::json::parse(request, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     return reply_error("bad_request", "a request is a JSON object {\"v\", \"method\", \"params\"}");
@@ -112,11 +123,13 @@ std::string query_server::handle(std::string_view request, const store& records)
     if (name == "observe") {
       const auto query = parse_observe_arguments(params, unix_now_ns());
       if (!query) return reply_error(query.error().code, query.error().message, query.error().hint);
+      const auto asked = clock_type::now();
       auto answer = records.query(*query);
+      const auto in_store = clock_type::now() - asked;
       if (!answer) {
         return reply_error(answer.error().code, answer.error().message, answer.error().hint);
       }
-      return reply_result_text(observe_json_text(std::move(*answer)));
+      return reply_result_text(observe_json_text(std::move(*answer)), in_store, received);
     }
   } catch (const std::exception& e) {
     spdlog::error("query {} failed: {}", name, e.what());

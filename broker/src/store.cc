@@ -84,12 +84,20 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   const std::uint64_t ordinal = end_ordinal();
   if (entries_.empty()) first_ordinal_ = ordinal;
   const level severity = level_from_wire(static_cast<std::uint8_t>(record.level()));
+  const auto level_index = static_cast<std::size_t>(severity);
+  service_state& state = services_[service];
+  // A previous entry of the chain further back than 2^32 ordinals is long evicted.
+  const std::uint64_t back = ordinal - state.newest_ordinal[level_index];
+  const bool chained =
+      state.counts.by_level[level_index] != 0 && back <= std::numeric_limits<std::uint32_t>::max();
   entries_.push_back(entry{.position = stored.position,
                            .timestamp_ns = record.timestamp_ns(),
                            .receive_ns = stored.header->receive_ns,
-                           .service = service,
+                           .service = static_cast<std::uint16_t>(service),
                            .severity = severity,
-                           .kind = static_cast<std::uint8_t>(stored.kind())});
+                           .kind = static_cast<std::uint8_t>(stored.kind()),
+                           .previous_alike = chained ? static_cast<std::uint32_t>(back) : 0});
+  state.newest_ordinal[level_index] = ordinal;
   if (ordinal % k_block_entries == 0 || blocks_.empty()) blocks_.emplace_back();
   block_summary& block = blocks_.back();
   block.min_timestamp_ns = std::min(block.min_timestamp_ns, record.timestamp_ns());
@@ -97,9 +105,9 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   block.service_mask |= std::uint64_t{1} << (service % 64);
   block.level_mask |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(severity));
   correlation_.add(ordinal, keys);
-  service_counts& counts = services_[service].counts;
+  service_counts& counts = state.counts;
   if (stored.kind() == entry_kind::record) ++counts.stored;
-  ++counts.by_level[static_cast<std::size_t>(severity)];
+  ++counts.by_level[level_index];
 }
 
 void store::forget_front(const log_entry& gone, bool expired) {

@@ -125,6 +125,11 @@ std::optional<store_cursor> parse_cursor(std::string_view text) noexcept {
 
 // One query's work, under the store's lock.
 class store::query_run {
+  // Service and level queries follow the (service, level) chains when there are at most
+  // this many to merge, and read every match when there are at most this many.
+  static constexpr std::size_t k_max_chains = 64;
+  static constexpr std::size_t k_read_all_matches = 256;
+
  public:
   query_run(const store& s, const store_query& q) : s_(s), q_(q), text_(q.text) {
     wanted_.assign(s.services_.size(), q.services.empty());
@@ -368,26 +373,21 @@ class store::query_run {
   }
 
   // Service and level alone: the count is kept per service and level, and the page and
-  // the oldest match come from the blocks that can still change them.
+  // the oldest match come from the (service, level) chains or from the blocks.
   void from_counters() {
+    std::vector<std::uint64_t> heads;  // the newest entry of each chain that matches
     for (std::size_t i = 0; i < s_.services_.size(); ++i) {
       if (!wanted_[i]) continue;
-      const auto& by_level = s_.services_[i].counts.by_level;
-      for (std::size_t l = static_cast<std::size_t>(q_.min_level); l < by_level.size(); ++l)
-        total_ += by_level[l];
+      const service_state& state = s_.services_[i];
+      for (auto l = static_cast<std::size_t>(q_.min_level); l < k_levels; ++l) {
+        if (state.counts.by_level[l] == 0) continue;
+        total_ += state.counts.by_level[l];
+        heads.push_back(state.newest_ordinal[l]);
+      }
     }
     if (total_ == 0) return;
-    const auto& blocks = s_.blocks_;
-    // The oldest match: a block whose earliest time is not before the best so far cannot
-    // hold an older one.
-    for (std::size_t b = 0; b < blocks.size(); ++b) {
-      if (!block_may_match(blocks[b]) || blocks[b].min_timestamp_ns >= oldest_) continue;
-      for_each_in_block(b, [&](std::uint64_t ordinal) {
-        const entry& e = s_.at_ordinal(ordinal);
-        if (entry_matches(e)) oldest_ = std::min(oldest_, e.timestamp_ns);
-      });
-    }
     if (newer_mode()) {
+      oldest_from_blocks();
       const std::uint64_t from = s_.ordinal_at_or_after(q_.cursor->watermark);
       for (std::uint64_t ordinal = from; ordinal < s_.end_ordinal(); ++ordinal) {
         if (entry_matches(s_.at_ordinal(ordinal))) {
@@ -397,7 +397,35 @@ class store::query_run {
       }
       return;
     }
-    // The page: newest blocks first; a block entirely older than a full page is skipped.
+    if (heads.size() > k_max_chains) {
+      oldest_from_blocks();
+      page_from_blocks();
+      return;
+    }
+    // Few matches: every one is read, which gives the oldest too. Otherwise the oldest is
+    // near the front of the store, and the page near its end.
+    const bool read_all = total_ <= k_read_all_matches;
+    if (!read_all) oldest_from_blocks();
+    page_from_chains(std::move(heads), read_all);
+  }
+
+  // The oldest match: a block whose earliest time is not before the best so far cannot
+  // hold an older one.
+  void oldest_from_blocks() {
+    const auto& blocks = s_.blocks_;
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      if (!block_may_match(blocks[b]) || blocks[b].min_timestamp_ns >= oldest_) continue;
+      for_each_in_block(b, [&](std::uint64_t ordinal) {
+        const entry& e = s_.at_ordinal(ordinal);
+        if (entry_matches(e)) oldest_ = std::min(oldest_, e.timestamp_ns);
+      });
+    }
+  }
+
+  // The page from the blocks, newest first; a block entirely older than a full page is
+  // skipped.
+  void page_from_blocks() {
+    const auto& blocks = s_.blocks_;
     for (std::size_t b = blocks.size(); b-- > 0;) {
       if (!block_may_match(blocks[b])) continue;
       if (q_.cursor && blocks[b].min_timestamp_ns > q_.cursor->timestamp_ns) continue;
@@ -407,6 +435,40 @@ class store::query_run {
         const entry& e = s_.at_ordinal(ordinal);
         if (entry_matches(e)) offer(ordinal, key_of(ordinal));
       });
+    }
+  }
+
+  // The page from the chains, merged newest ordinal first, so that only matches are read.
+  // Times are not in ordinal order (late arrivals), so the walk ends when no entry before
+  // the current block can be as new as a full page's oldest; or, with `read_all`, at the
+  // chains' ends, taking the oldest match on the way.
+  void page_from_chains(std::vector<std::uint64_t> heads, bool read_all) {
+    const auto& blocks = s_.blocks_;
+    std::vector<std::int64_t> latest_up_to(blocks.size());
+    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      latest = std::max(latest, blocks[b].max_timestamp_ns);
+      latest_up_to[b] = latest;
+    }
+    const std::uint64_t first_block = s_.first_ordinal_ / k_block_entries;
+    std::make_heap(heads.begin(), heads.end());
+    while (!heads.empty()) {
+      std::pop_heap(heads.begin(), heads.end());
+      const std::uint64_t ordinal = heads.back();
+      const entry& e = s_.at_ordinal(ordinal);
+      if (read_all) {
+        oldest_ = std::min(oldest_, e.timestamp_ns);
+      } else if (const auto floor = page_floor();
+                 floor && latest_up_to[ordinal / k_block_entries - first_block] < floor->first) {
+        break;
+      }
+      offer(ordinal, key_of(ordinal));
+      if (e.previous_alike != 0 && ordinal - s_.first_ordinal_ >= e.previous_alike) {
+        heads.back() = ordinal - e.previous_alike;
+        std::push_heap(heads.begin(), heads.end());
+      } else {
+        heads.pop_back();
+      }
     }
   }
 

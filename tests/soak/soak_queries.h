@@ -6,8 +6,11 @@
 //   service   observe {service, level}, newest 100       p99 <= 2 ms
 //   text      observe {text}, over every service         <= 100 ms
 //
-// A time is from sending the request to holding the whole reply, on a raw ZeroMQ REQ
-// socket; parsing the reply's JSON afterwards is not counted.
+// Each query is timed twice: by the broker, from asking the store (its lock included) to
+// the store's answer (the reply's timing.storeMs), which is what the budgets are of, as
+// in bench/store_bench.cc; and by the client, from sending the request to holding the
+// whole reply on a raw ZeroMQ REQ socket (the broker's JSON and the socket included;
+// parsing the reply afterwards is not counted).
 #pragma once
 
 #include <array>
@@ -31,8 +34,9 @@ namespace logwire::testing {
 class timed_query_client {
  public:
   struct reply {
-    nlohmann::json body;  // the whole reply: {"v", "result"} or {"v", "error"}
-    double ms = 0;
+    nlohmann::json body;  // the whole reply: {"v", "result", "timing"} or {"v", "error"}
+    double ms = 0;        // the round trip
+    double store_ms = 0;  // the broker's timing.storeMs
     std::size_t bytes = 0;
   };
 
@@ -54,16 +58,18 @@ enum class query_kind { request, service, text };
 inline constexpr int k_query_kinds = 3;
 inline constexpr std::array<const char*, k_query_kinds> k_query_kind_names = {"request", "service",
                                                                               "text"};
-// The budgets of issue 5, in ms, by kind.
+// The store's budgets of issue 5, in ms, by kind.
 inline constexpr std::array<double, k_query_kinds> k_budget_ms = {1, 2, 100};
-// The slack of a relaxed check (check_latency), in ms: on a machine as small as 2 cores,
-// where 10 producer processes, the broker's threads and the soak share the CPUs, a query
-// that arrives while the broker's query thread waits for a core waits up to one
-// scheduling period (CFS: 6 ms x (1 + log2 cores) = 12 ms on 2 cores).
+// What a round trip may add to the budget, in ms: on a machine as small as 2 cores, where
+// 10 producer processes, the broker's threads and the soak share the CPUs, each of the
+// threads a query passes through (the client's, ZeroMQ's I/O threads, the broker's query
+// thread) may wait for a core, up to one scheduling period (CFS: 6 ms x (1 + log2 cores)
+// = 12 ms on 2 cores).
 inline constexpr double k_scheduler_allowance_ms = 12;
 
 struct query_kind_report {
-  latency_stats latency;
+  latency_stats latency;              // round trips
+  latency_stats store_latency;        // the broker's timing.storeMs
   std::uint64_t errors = 0;           // error replies and timeouts
   std::uint64_t mismatch = 0;         // answers that do not fit the question
   std::vector<std::string> problems;  // the first few errors and mismatches, said in words
@@ -124,11 +130,12 @@ void report_queries(const std::string& when, const query_reports& reports, soak_
 // The latency against the budgets (the issue gives the text search no percentile; it is
 // held to p99 like the others, its max printed). `loaded`: asked while the producers
 // logged; `quiet`: the same queries on the same full store once they stopped, when
-// nothing competes for the cores or the store's lock: the store's own cost.
-//   strict:  p99 within the budget, under load and quiet.
-//   relaxed: p99 within the budget plus k_scheduler_allowance_ms, under load and quiet
-//            (a short run inside `make test` on a small shared machine; the figures are
-//            printed beside the budgets either way).
+// nothing competes for the cores or the store's lock.
+//   strict:  the store's p99 within the budget, under load and quiet; the round trip's
+//            within the budget plus k_scheduler_allowance_ms.
+//   relaxed: both within the budget plus k_scheduler_allowance_ms (a short run inside
+//            `make test` on a small shared machine; the figures are printed beside the
+//            budgets either way).
 void check_latency(bool strict, const query_reports& loaded, const query_reports& quiet,
                    soak_verdict& outcome);
 

@@ -3,7 +3,7 @@
 // k_max_query_message bytes.
 //
 //   request  {"v": 1, "method": "<method>", "params": {...}}
-//   reply    {"v": 1, "result": {...}}
+//   reply    {"v": 1, "result": {...}, "timing": {...}}  ("timing" for observe only)
 //        or  {"v": 1, "error": {"code": "<code>", "message": "<text>", "hint": "<next step>"}}
 //            ("hint" is optional)
 //
@@ -34,6 +34,10 @@
 //            has "repeatCount" and "lastTimestamp". `counts` covers the services asked
 //            for, else every service: records kept now, folded as repeats, dropped by the
 //            rate limit, expired, evicted by the memory cap, and lost before the broker.
+//
+// Timing of an observe reply, in ms: "storeMs" from asking the store, its lock included,
+// to its answer; "brokerMs" from the request's arrival in the query thread to the reply
+// written, JSON included. What the socket and the client add is the rest.
 //
 // Error codes: unsupported_version (the message names the version the broker speaks),
 // bad_request (not JSON, not an object, no method), unknown_method, invalid_param (the

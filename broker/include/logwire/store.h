@@ -96,13 +96,13 @@ struct store_query {
 // `by_level` counts every entry retained now, the broker's notes too, as queries see them.
 struct service_counts {
   std::string service;
-  std::uint64_t stored = 0;                 // records retained now
-  std::array<std::uint64_t, 6> by_level{};  // entries retained now, by level
-  std::uint64_t deduplicated = 0;           // records folded into an earlier identical one
-  std::uint64_t rate_limited = 0;           // records dropped by the rate limit
-  std::uint64_t expired = 0;                // past the retention time
-  std::uint64_t evicted = 0;                // pushed out by the memory cap
-  std::uint64_t dropped = 0;                // lost before the broker: producers' own drop notes
+  std::uint64_t stored = 0;                        // records retained now
+  std::array<std::uint64_t, k_levels> by_level{};  // entries retained now, by level
+  std::uint64_t deduplicated = 0;                  // records folded into an earlier identical one
+  std::uint64_t rate_limited = 0;                  // records dropped by the rate limit
+  std::uint64_t expired = 0;                       // past the retention time
+  std::uint64_t evicted = 0;                       // pushed out by the memory cap
+  std::uint64_t dropped = 0;  // lost before the broker: producers' own drop notes
 };
 
 struct store_result {
@@ -155,9 +155,12 @@ class store {
     std::uint64_t position;
     std::int64_t timestamp_ns;
     std::int64_t receive_ns;  // here too, so retention needs no look into the log
-    std::uint32_t service;
+    std::uint16_t service;
     level severity;
     std::uint8_t kind;  // entry_kind
+    // Ordinals back to the previous entry of the same service and level; 0 for none. The
+    // (service, level) chains let a query read only the entries it wants.
+    std::uint32_t previous_alike;
   };
   // What the entries of one block of k_block_entries ordinals hold, so that a query
   // skips a block that cannot match.
@@ -170,6 +173,8 @@ class store {
   struct service_state {
     std::string name;
     service_counts counts;
+    // The newest entry of each level; alive while counts.by_level says any are.
+    std::array<std::uint64_t, k_levels> newest_ordinal{};
   };
   struct sequence_key {
     instance_id instance;
@@ -186,6 +191,8 @@ class store {
 
   static constexpr std::uint64_t k_block_entries = 256;
   static constexpr std::size_t k_max_services = 65'536;
+  static_assert(k_max_services - 1 <= std::numeric_limits<decltype(entry::service)>::max());
+  static_assert(sizeof(entry) == 32, "an entry per record: keep it small");
 
   store(record_log log, store_options options);
   // Each requires mutex_.

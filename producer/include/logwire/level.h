@@ -1,6 +1,7 @@
 // Log severity as the API and the agent see it, and its names on the wire and in JSON.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -11,6 +12,7 @@ namespace logwire {
 enum class level : std::uint8_t { trace = 0, debug = 1, info = 2, warn = 3, error = 4, fatal = 5 };
 
 inline constexpr level k_max_level = level::fatal;
+inline constexpr std::size_t k_levels = static_cast<std::size_t>(k_max_level) + 1;
 
 // "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL".
 std::string_view level_name(level value) noexcept;
