@@ -1,0 +1,1 @@
+// logwire-mcp's Streamable HTTP transport (issue 6): filled in with it.
