@@ -45,7 +45,8 @@ class end_to_end : public ::testing::Test {
 
   std::unique_ptr<child_process> start_bridge() {
     return std::make_unique<child_process>(
-        std::vector<std::string>{binary_path("logwire-mcp"), "--runtime-dir", runtime_.string()},
+        std::vector<std::string>{binary_path("logwire-mcp"), "--runtime-dir", runtime_.string(),
+                                 "--no-start-broker"},
         child_process::options{.pipe_stdin = true,
                                .pipe_stdout = true,
                                .stderr_file = runtime_.log_file("bridge").string()});

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -16,8 +21,10 @@ using nlohmann::ordered_json;
 class fake_backend final : public observe_backend {
  public:
   broker_result observe(const json& arguments) override {
+    const std::lock_guard lock(mutex);
     calls.push_back(arguments);
     if (throws) throw std::runtime_error("socket exploded");
+    if (answer) return answer(arguments);
     return reply;
   }
   void reply_with(ordered_json result) {
@@ -28,8 +35,22 @@ class fake_backend final : public observe_backend {
       boost::system::in_place_value,
       ordered_json{{"type", "backend-logs"}, {"logs", ordered_json::array()}, {"totalCount", 0}});
   bool throws = false;
-  std::vector<json> calls;
+  // When set, answers each call in place of `reply`.
+  std::function<broker_result(const json&)> answer;
+  std::mutex mutex;
+  std::vector<json> calls;  // guarded by mutex
 };
+
+broker_result result_of(ordered_json value) {
+  return broker_result(boost::system::in_place_value, std::move(value));
+}
+
+ordered_json no_logs(std::string newer_cursor = "c1-n-1-2-0-0") {
+  return {{"type", "backend-logs"},
+          {"logs", ordered_json::array()},
+          {"totalCount", 0},
+          {"newerCursor", std::move(newer_cursor)}};
+}
 
 // As the broker writes it: keys in reading order, which the bridge must keep.
 ordered_json two_errors() {
@@ -69,7 +90,7 @@ class mcp_server_test : public ::testing::Test {
 };
 
 TEST_F(mcp_server_test, initialize_echoes_each_supported_protocol_version) {
-  for (const char* version : {"2025-06-18", "2025-03-26", "2024-11-05"}) {
+  for (const char* version : {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}) {
     const json reply = request("initialize", {{"protocolVersion", version},
                                               {"capabilities", json::object()},
                                               {"clientInfo", {{"name", "t"}, {"version", "1"}}}});
@@ -79,7 +100,7 @@ TEST_F(mcp_server_test, initialize_echoes_each_supported_protocol_version) {
 
 TEST_F(mcp_server_test, initialize_answers_latest_version_to_an_unknown_one) {
   const json reply = request("initialize", {{"protocolVersion", "2099-01-01"}});
-  EXPECT_EQ(reply.at("result").at("protocolVersion"), "2025-06-18");
+  EXPECT_EQ(reply.at("result").at("protocolVersion"), "2025-11-25");
 }
 
 TEST_F(mcp_server_test, initialize_offers_tools_names_the_server_and_instructs_the_agent) {
@@ -134,6 +155,7 @@ TEST_F(mcp_server_test, tools_list_offers_observe_with_its_input_schema) {
 }
 
 TEST_F(mcp_server_test, observe_forwards_arguments_unchanged) {
+  backend_.reply_with(two_errors());
   const json arguments = {{"what", "backend_logs"}, {"service", "api"}, {"extra", {1, 2}}};
   call_observe(arguments);
   ASSERT_EQ(backend_.calls.size(), 1u);
@@ -164,9 +186,66 @@ TEST_F(mcp_server_test, observe_with_no_match_suggests_widening_the_filters_it_u
   const std::string summary = first_line(
       text_of(call_observe({{"what", "backend-logs"}, {"level", "FATAL"}, {"since", "5m"}})));
   EXPECT_EQ(summary,
-            "No records match (level>=FATAL, since=5m). If no service has connected yet, start a "
-            "backend with the logwire producer; otherwise widen the filters (drop level or "
-            "since).");
+            "No records match (level>=FATAL, since=5m), and none would without any one of the "
+            "filters. If the backend has not run since, trigger it and call again with waitMs; "
+            "otherwise widen the filters (drop level or since).");
+  ASSERT_EQ(backend_.calls.size(), 3u) << "the answer, then once without each filter";
+  EXPECT_FALSE(backend_.calls[1].contains("level"));
+  EXPECT_FALSE(backend_.calls[2].contains("since"));
+}
+
+TEST_F(mcp_server_test, observe_with_no_match_names_the_filter_that_is_too_narrow) {
+  backend_.answer = [](const json& arguments) {
+    ordered_json result = no_logs();
+    if (!arguments.contains("level")) result["totalCount"] = 3;
+    return result_of(result);
+  };
+  const std::string summary = first_line(text_of(call_observe(
+      {{"what", "backend-logs"}, {"service", "api"}, {"level", "FATAL"}, {"since", "5m"}})));
+  EXPECT_EQ(summary,
+            "No records match (service=api, level>=FATAL, since=5m). Without level, 3 records "
+            "match: widen or drop that filter.");
+}
+
+TEST_F(mcp_server_test, observe_with_wait_polls_with_the_newer_cursor_until_a_match_arrives) {
+  int polls = 0;
+  backend_.answer = [&](const json& arguments) {
+    if (!arguments.contains("cursor")) return result_of(no_logs("c1-n-1-10-0-0"));
+    EXPECT_EQ(arguments.at("cursor"), polls == 0 ? "c1-n-1-10-0-0" : "c1-n-1-11-0-0");
+    EXPECT_FALSE(arguments.contains("waitMs")) << "the bridge's own argument";
+    if (++polls < 3) return result_of(no_logs("c1-n-1-11-0-0"));
+    return result_of(two_errors());
+  };
+  const json reply = call_observe({{"what", "backend-logs"}, {"level", "ERROR"}, {"waitMs", 5000}});
+  EXPECT_EQ(polls, 3);
+  const std::string summary = first_line(text_of(reply));
+  EXPECT_TRUE(summary.starts_with("After waiting ")) << summary;
+  EXPECT_NE(summary.find(": 2 new of 2 matching records (level>=ERROR)"), std::string::npos)
+      << summary;
+  EXPECT_EQ(reply.at("result").at("structuredContent"), json(two_errors()));
+}
+
+TEST_F(mcp_server_test, observe_with_wait_says_when_nothing_arrived) {
+  backend_.reply_with(no_logs());
+  const auto start = std::chrono::steady_clock::now();
+  const json reply = call_observe({{"what", "backend-logs"}, {"waitMs", 300}});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(300));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
+  const std::string summary = first_line(text_of(reply));
+  EXPECT_TRUE(summary.starts_with("No match arrived within 0.3 s (waitMs 300). No records"))
+      << summary;
+}
+
+TEST_F(mcp_server_test, observe_rejects_a_wait_out_of_range_or_for_another_mode) {
+  for (const json& wait : {json(-1), json(30'001), json("5s"), json(1.5)}) {
+    const json result = call_observe({{"what", "backend-logs"}, {"waitMs", wait}}).at("result");
+    EXPECT_EQ(result.at("isError"), true) << wait;
+    EXPECT_EQ(result.at("structuredContent").at("error").at("code"), "invalid_param") << wait;
+  }
+  const json result = call_observe({{"what", "services"}, {"waitMs", 100}}).at("result");
+  EXPECT_EQ(result.at("structuredContent").at("error").at("code"), "invalid_param");
+  EXPECT_TRUE(backend_.calls.empty());
 }
 
 TEST_F(mcp_server_test, observe_truncated_by_limit_says_how_many_and_how_to_see_the_rest) {
@@ -337,8 +416,10 @@ TEST_F(mcp_server_test, deeply_nested_message_is_rejected_without_recursing) {
   EXPECT_EQ(send(deep).at("error").at("code"), -32600);
   EXPECT_TRUE(backend_.calls.empty());
   // Brackets inside strings are text, not nesting.
+  backend_.reply_with(two_errors());
   call_observe({{"what", "backend-logs"}, {"service", std::string(500, '[')}});
-  EXPECT_EQ(backend_.calls.size(), 1u);
+  ASSERT_EQ(backend_.calls.size(), 1u);
+  EXPECT_EQ(backend_.calls[0].at("service"), std::string(500, '['));
 }
 
 TEST(serve_lines, writes_one_flushed_line_per_request_and_none_for_notifications) {
@@ -374,6 +455,70 @@ TEST(serve_lines, answers_an_oversized_line_and_reads_the_next_one) {
   ASSERT_TRUE(std::getline(lines, second));
   EXPECT_EQ(json::parse(first).at("error").at("code"), -32600);
   EXPECT_EQ(json::parse(second).at("id"), 3);
+}
+
+TEST(serve_lines, answers_other_messages_while_a_call_waits_and_cancels_it_at_end_of_input) {
+  fake_backend backend;
+  backend.reply_with(no_logs());
+  mcp_server server(backend);
+  std::istringstream in(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"observe",)"
+      R"("arguments":{"what":"backend-logs","waitMs":30000}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":2,"method":"ping"})"
+      "\n");
+  std::ostringstream out;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(serve_lines(server, in, out));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+      << "end of input ends the wait";
+  std::istringstream lines(out.str());
+  std::string first, second;
+  ASSERT_TRUE(std::getline(lines, first));
+  ASSERT_TRUE(std::getline(lines, second)) << out.str();
+  EXPECT_EQ(json::parse(first).at("id"), 2) << "the ping is answered while the call waits";
+  const json call = json::parse(second);
+  EXPECT_EQ(call.at("id"), 1);
+  EXPECT_EQ(call.at("result").at("isError"), false);
+}
+
+TEST(serve_lines, a_cancelled_call_is_not_answered) {
+  fake_backend backend;
+  backend.reply_with(no_logs());
+  mcp_server server(backend);
+  std::istringstream in(
+      R"({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"observe",)"
+      R"("arguments":{"what":"backend-logs","waitMs":30000}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a"}})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":"b","method":"ping"})"
+      "\n");
+  std::ostringstream out;
+  EXPECT_TRUE(serve_lines(server, in, out));
+  EXPECT_EQ(out.str(), R"({"jsonrpc":"2.0","id":"b","result":{}})"
+                       "\n");
+}
+
+TEST(serve_lines, answers_each_of_many_tool_calls_once) {
+  fake_backend backend;
+  backend.reply_with(two_errors());
+  mcp_server server(backend);
+  std::string input;
+  for (int i = 0; i < 8; ++i) {
+    input +=
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(i) +
+        R"(,"method":"tools/call","params":{"name":"observe","arguments":{"what":"backend-logs"}}})"
+        "\n";
+  }
+  std::istringstream in(input);
+  std::ostringstream out;
+  EXPECT_TRUE(serve_lines(server, in, out));
+  std::istringstream lines(out.str());
+  std::set<int> ids;
+  for (std::string line; std::getline(lines, line);)
+    ids.insert(json::parse(line).at("id").get<int>());
+  EXPECT_EQ(ids.size(), 8u) << "every call answered once";
 }
 
 TEST(mcp_server, an_empty_object_is_an_invalid_request_not_a_notification) {

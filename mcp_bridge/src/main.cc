@@ -5,7 +5,7 @@
 #include <iostream>
 #include <string>
 
-#include "logwire/broker_client.h"
+#include "broker_launcher.h"
 #include "logwire/mcp_server.h"
 #include "logwire/observe_backend.h"
 #include "logwire/runtime_dir.h"
@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   app.add_option("--runtime-dir", requested_dir,
                  "Runtime directory of the logwire instance to query (default: "
                  "$LOGWIRE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/logwire, else /tmp/logwire-$UID)");
+  bool no_start_broker = false;
+  app.add_flag("--no-start-broker", no_start_broker,
+               "Do not start logwire-broker when none runs for the runtime dir (by default one "
+               "is started, detached, and outlives this bridge)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -38,8 +42,16 @@ int main(int argc, char** argv) {
   // Buffered stdin: the capped line reader reads one character at a time.
   std::ios::sync_with_stdio(false);
 
-  logwire::broker_client client(*dir);
-  logwire::broker_observe_backend backend(client);
+  logwire::broker_backend_options options;
+  if (!no_start_broker) {
+    options.broker_binary = logwire::broker_launcher::find_broker();
+    if (options.broker_binary.empty()) {
+      std::cerr << "logwire-mcp: logwire-broker is neither beside this program nor on PATH; "
+                   "start a broker yourself\n";
+    }
+  }
+  logwire::broker_observe_backend backend(*dir, std::move(options));
+  backend.start_broker_if_absent();
   logwire::mcp_server server(backend);
   std::cerr << "logwire-mcp " << logwire::k_library_version << ": serving MCP on stdio for "
             << dir->path().string() << "\n";

@@ -1,9 +1,14 @@
 #include "logwire/mcp_server.h"
 
 #include <array>
+#include <condition_variable>
 #include <exception>
 #include <istream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <ostream>
+#include <thread>
 #include <utility>
 
 #include "logwire/query_protocol.h"
@@ -32,16 +37,13 @@ constexpr std::size_t k_max_nesting = 128;
 // agent would see a misleading broker_unavailable after the timeout.
 constexpr std::size_t k_max_arguments = k_max_query_message - 1024;
 
-// Newest first; a client asking for anything else gets the newest.
-constexpr std::array<std::string_view, 3> k_supported_versions = {k_latest_mcp_version,
-                                                                  "2025-03-26", "2024-11-05"};
-
 constexpr std::string_view k_instructions =
     "logwire streams the logs of the developer's backend services, live, to a local broker. "
     "Call the observe tool with what:'backend-logs' to read recent log records; narrow them "
     "with service, level (minimum severity), since ('5m' or an RFC 3339 time) and limit. "
     "Records carry requestId and traceId, which tie a backend's work to the browser request "
-    "that caused it. To investigate a failure, start with level:'ERROR' and since:'5m'.";
+    "that caused it. To investigate a failure, start with level:'ERROR' and since:'5m'; to "
+    "catch the failure of an action you are about to trigger, call with waitMs.";
 
 // Replacing bad UTF-8 instead of throwing: an error message may quote the client's bytes,
 // and a reply with U+FFFD beats no reply.
@@ -121,6 +123,12 @@ const json& empty_object() {
 }  // namespace
 
 std::optional<std::string> mcp_server::handle_line(std::string_view line) {
+  const std::atomic<bool> never{false};
+  return handle_line(line, never);
+}
+
+std::optional<std::string> mcp_server::handle_line(std::string_view line,
+                                                   const std::atomic<bool>& cancelled) {
   if (line.size() > k_max_mcp_line) {
     return error_line(nullptr, k_invalid_request, "Invalid Request: message larger than 4 MiB");
   }
@@ -179,7 +187,7 @@ std::optional<std::string> mcp_server::handle_line(std::string_view line) {
 
   outcome result = [&]() -> outcome {
     try {
-      return dispatch(method->get_ref<const std::string&>(), *params);
+      return dispatch(method->get_ref<const std::string&>(), *params, cancelled);
     } catch (const std::exception& e) {
       return jsonrpc_error{k_internal_error, std::string("Internal error: ") + e.what()};
     }
@@ -188,13 +196,14 @@ std::optional<std::string> mcp_server::handle_line(std::string_view line) {
   return to_line(ordered_json{{"jsonrpc", "2.0"}, {"id", *id}, {"result", std::move(*result)}});
 }
 
-mcp_server::outcome mcp_server::dispatch(std::string_view method, const json& params) {
+mcp_server::outcome mcp_server::dispatch(std::string_view method, const json& params,
+                                         const std::atomic<bool>& cancelled) {
   if (method == "initialize") return initialize(params);
   if (method == "ping") return success(ordered_json::object());
   if (method == "tools/list") {
     return success(ordered_json{{"tools", ordered_json::array({observe_tool_definition()})}});
   }
-  if (method == "tools/call") return call_tool(params);
+  if (method == "tools/call") return call_tool(params, cancelled);
   return jsonrpc_error{k_method_not_found, "Method not found: " + quote_short(method)};
 }
 
@@ -206,7 +215,7 @@ mcp_server::outcome mcp_server::initialize(const json& params) {
                          "\"2025-06-18\""};
   }
   std::string_view version = k_latest_mcp_version;
-  for (const std::string_view supported : k_supported_versions) {
+  for (const std::string_view supported : k_mcp_versions) {
     if (requested->get_ref<const std::string&>() == supported) version = supported;
   }
   return success(ordered_json{{"protocolVersion", std::string(version)},
@@ -215,7 +224,7 @@ mcp_server::outcome mcp_server::initialize(const json& params) {
                               {"instructions", std::string(k_instructions)}});
 }
 
-mcp_server::outcome mcp_server::call_tool(const json& params) {
+mcp_server::outcome mcp_server::call_tool(const json& params, const std::atomic<bool>& cancelled) {
   const auto name = params.find("name");
   if (name == params.end() || !name->is_string()) {
     return jsonrpc_error{k_invalid_params, "Invalid params: tools/call needs name, a string"};
@@ -238,28 +247,138 @@ mcp_server::outcome mcp_server::call_tool(const json& params) {
                          "Invalid params: arguments larger than the broker accepts (1 MiB)"};
   }
 
-  const broker_result reply = [&]() -> broker_result {
-    try {
-      return backend_.observe(*arguments);
-    } catch (const std::exception& e) {
-      // Still a tool result, not a protocol error, so the agent reads what went wrong.
-      return broker_error{"internal", std::string("observe failed: ") + e.what(), ""};
-    }
-  }();
-  return success(observe_tool_result(*arguments, reply));
+  try {
+    return success(run_observe(backend_, *arguments, cancelled));
+  } catch (const std::exception& e) {
+    // Still a tool result, not a protocol error, so the agent reads what went wrong.
+    return success(observe_tool_result(
+        *arguments, broker_error{"internal", std::string("observe failed: ") + e.what(), ""}));
+  }
 }
 
-bool serve_lines(mcp_server& server, std::istream& in, std::ostream& out) {
-  std::string line;
-  while (read_capped_line(in, line, k_max_mcp_line + 1)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (const auto reply = server.handle_line(line)) {
-      out << *reply << '\n';
-      out.flush();
-      if (!out) return false;
+namespace {
+
+// The tool calls of one stdio session that are still running, and the one writer they
+// share. Every reply is written whole, one line at a time.
+class call_tracker {
+ public:
+  explicit call_tracker(std::ostream& out) : out_(out) {}
+
+  void write(const std::string& reply) {
+    const std::lock_guard lock(write_mutex_);
+    out_ << reply << '\n';
+    out_.flush();
+    if (!out_) failed_.store(true);
+  }
+  bool failed() const noexcept { return failed_.load(); }
+
+  struct call {
+    std::atomic<bool> cancelled{false};
+    std::atomic<bool> dropped{false};  // cancelled by the client: no reply
+  };
+
+  // Waits for room, then registers a call under its JSON-RPC id.
+  std::shared_ptr<call> begin(const std::string& id) {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return running_ < k_max_calls_in_flight; });
+    ++running_;
+    auto entry = std::make_shared<call>();
+    calls_.emplace(id, entry);
+    return entry;
+  }
+  void end(const std::string& id, const std::shared_ptr<call>& entry) {
+    const std::lock_guard lock(mutex_);
+    for (auto [it, last] = calls_.equal_range(id); it != last; ++it) {
+      if (it->second == entry) {
+        calls_.erase(it);
+        break;
+      }
+    }
+    --running_;
+    room_.notify_all();
+  }
+  // notifications/cancelled: the client no longer wants the reply.
+  void cancel(const std::string& id) {
+    const std::lock_guard lock(mutex_);
+    for (auto [it, last] = calls_.equal_range(id); it != last; ++it) {
+      it->second->dropped.store(true);
+      it->second->cancelled.store(true);
     }
   }
-  return true;
+  // End of input: every waiting call ends now and answers with what it has.
+  void cancel_all_and_wait() {
+    std::unique_lock lock(mutex_);
+    for (auto& [id, entry] : calls_) entry->cancelled.store(true);
+    room_.wait(lock, [&] { return running_ == 0; });
+  }
+
+ private:
+  std::ostream& out_;
+  std::mutex write_mutex_;
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::condition_variable room_;
+  std::size_t running_ = 0;                                  // guarded by mutex_
+  std::multimap<std::string, std::shared_ptr<call>> calls_;  // guarded by mutex_
+};
+
+// What the reader must know of a message before handing it on: a tool call to run on its
+// own thread (its id, as JSON text), or the id a cancellation names. Anything else, and
+// anything malformed, is handled in line by handle_line().
+struct message_peek {
+  std::optional<std::string> tool_call_id;
+  std::optional<std::string> cancelled_id;
+};
+
+message_peek peek(std::string_view line) {
+  message_peek out;
+  if (line.size() > k_max_mcp_line || nests_deeper_than(line, k_max_nesting)) return out;
+  const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!message.is_object()) return out;
+  const auto method = message.find("method");
+  if (method == message.end() || !method->is_string()) return out;
+  const auto id = message.find("id");
+  if (*method == "tools/call" && id != message.end() && (id->is_string() || id->is_number())) {
+    out.tool_call_id = id->dump();
+  } else if (*method == "notifications/cancelled" && id == message.end()) {
+    const auto params = message.find("params");
+    if (params != message.end() && params->is_object()) {
+      const auto request = params->find("requestId");
+      if (request != params->end() && (request->is_string() || request->is_number()))
+        out.cancelled_id = request->dump();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool serve_lines(mcp_server& server, std::istream& in, std::ostream& out) {
+  call_tracker calls(out);
+  std::string line;
+  while (!calls.failed() && read_capped_line(in, line, k_max_mcp_line + 1)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const message_peek seen = peek(line);
+    if (seen.cancelled_id) calls.cancel(*seen.cancelled_id);
+    if (!seen.tool_call_id) {
+      if (const auto reply = server.handle_line(line)) calls.write(*reply);
+      continue;
+    }
+    const std::string id = *seen.tool_call_id;
+    auto entry = calls.begin(id);
+    std::thread([&server, &calls, id, entry, message = std::move(line)] {
+      try {
+        const auto reply = server.handle_line(message, entry->cancelled);
+        if (reply && !entry->dropped.load()) calls.write(*reply);
+      } catch (const std::exception&) {
+        // Out of memory: the call has no answer to give; the session goes on.
+      }
+      calls.end(id, entry);
+    }).detach();
+    line = std::string();
+  }
+  calls.cancel_all_and_wait();
+  return !calls.failed();
 }
 
 }  // namespace logwire

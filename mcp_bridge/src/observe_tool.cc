@@ -1,7 +1,11 @@
 #include "observe_tool.h"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -86,6 +90,97 @@ std::string records_word(std::uint64_t count) {
   return count == 1 ? "record" : "records";
 }
 
+std::string seconds_text(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", ms / 1000);
+  return text;
+}
+
+std::uint64_t count_of(const ordered_json& result, const char* key) {
+  const auto found = result.find(key);
+  if (found == result.end()) return 0;
+  if (found->is_array()) return found->size();
+  if (!found->is_number_integer()) return 0;
+  return found->is_number_unsigned() || found->get<std::int64_t>() >= 0
+             ? found->get<std::uint64_t>()
+             : 0;
+}
+
+std::string string_of(const ordered_json& result, const char* key) {
+  const auto found = result.find(key);
+  return found != result.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+// `what` with '_' read as '-', as the broker reads it.
+std::string mode_of(const json& arguments) {
+  std::string mode = argument_text(arguments, "what");
+  std::replace(mode.begin(), mode.end(), '_', '-');
+  return mode;
+}
+
+// The filters the narrowing advice tries to drop, in the order the agent reads them.
+constexpr std::array<const char*, 11> k_filters = {"service",   "level",   "since",  "until",
+                                                   "requestId", "traceId", "spanId", "sessionId",
+                                                   "userId",    "text",    "fields"};
+
+constexpr std::chrono::milliseconds k_first_poll{25};
+constexpr std::chrono::milliseconds k_longest_poll{250};
+// A cancelled wait notices within this.
+constexpr std::chrono::milliseconds k_cancel_check{50};
+
+// Polls with the first answer's newerCursor until a match arrives, the wait is over or
+// the call is cancelled. A broker error ends the wait with that error.
+broker_result wait_for_match(observe_backend& backend, json arguments, broker_result first,
+                             const std::atomic<bool>& cancelled, observe_notes& notes) {
+  using clock_type = std::chrono::steady_clock;
+  const auto start = clock_type::now();
+  const auto deadline = start + std::chrono::milliseconds(notes.wait_ms);
+  std::string cursor = string_of(*first, "newerCursor");
+  broker_result answer = std::move(first);
+  auto interval = std::chrono::duration_cast<clock_type::duration>(k_first_poll);
+  auto next_poll = start + interval;
+  while (!cursor.empty() && !cancelled.load()) {
+    const auto now = clock_type::now();
+    if (now >= deadline) break;
+    if (now < next_poll) {
+      std::this_thread::sleep_for(
+          std::min<clock_type::duration>({next_poll - now, deadline - now, k_cancel_check}));
+      continue;
+    }
+    arguments["cursor"] = cursor;
+    broker_result polled = backend.observe(arguments);
+    if (!polled) {
+      answer = std::move(polled);
+      break;
+    }
+    if (count_of(*polled, "logs") > 0) {
+      notes.arrived = true;
+      answer = std::move(polled);
+      break;
+    }
+    if (const std::string next = string_of(*polled, "newerCursor"); !next.empty()) cursor = next;
+    interval = std::min<clock_type::duration>(k_longest_poll, interval * 2);
+    next_poll = clock_type::now() + interval;
+  }
+  notes.waited_ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+  return answer;
+}
+
+// For an answer with no match: how many would match without each filter the agent set.
+void find_narrowing(observe_backend& backend, const json& arguments, observe_notes& notes) {
+  for (const char* filter : k_filters) {
+    if (!arguments.contains(filter)) continue;
+    json wider = arguments;
+    wider.erase(filter);
+    wider.erase("cursor");
+    wider["limit"] = 1;
+    const broker_result reply = backend.observe(wider);
+    if (!reply) return;  // the answer itself came; advice is not worth an error
+    if (const std::uint64_t count = count_of(*reply, "totalCount"); count > 0)
+      notes.narrowing.emplace_back(filter, count);
+  }
+}
+
 }  // namespace
 
 ordered_json observe_tool_definition() {
@@ -154,6 +249,15 @@ ordered_json observe_tool_definition() {
           {"description",
            "Only records whose fields have these values, e.g. {\"paymentId\": \"pay-99\", "
            "\"attempt\": 2}."}}},
+        {"waitMs",
+         {{"type", "integer"},
+          {"minimum", 0},
+          {"maximum", k_max_wait_ms},
+          {"description",
+           "backend-logs only: when nothing matches yet, wait up to this many milliseconds "
+           "(at most 30000) for the first matching record to arrive and return it. Trigger an "
+           "action (a request, a click), then call with e.g. level 'ERROR' and waitMs 10000 to "
+           "catch the error it causes. Other requests are answered while a call waits."}}},
         {"cursor",
          {{"type", "string"},
           {"description",
@@ -177,7 +281,8 @@ ordered_json observe_tool_definition() {
       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}};
 }
 
-std::string observe_summary(const json& arguments, const ordered_json& result) {
+std::string observe_summary(const json& arguments, const ordered_json& result,
+                            const observe_notes& notes) {
   const auto logs = result.find("logs");
   const std::uint64_t shown = logs != result.end() && logs->is_array() ? logs->size() : 0;
   std::uint64_t total = shown;
@@ -189,15 +294,31 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
   const filter_list filters = describe_filters(arguments);
   const std::string in_filters = filters.described.empty() ? "" : " (" + filters.described + ")";
 
+  std::string waited;
+  if (notes.wait_ms > 0) {
+    waited = notes.arrived ? "After waiting " + seconds_text(notes.waited_ms) + ": "
+                           : "No match arrived within " + seconds_text(notes.waited_ms) +
+                                 " (waitMs " + std::to_string(notes.wait_ms) + "). ";
+  }
   if (total == 0) {
+    if (!notes.narrowing.empty()) {
+      std::string without;
+      for (const auto& [filter, count] : notes.narrowing) {
+        without += without.empty() ? "Without " : "; without ";
+        without += filter + ", " + std::to_string(count) + " " + records_word(count) + " match";
+      }
+      return waited + "No records match" + in_filters + ". " + without +
+             ": widen or drop that filter.";
+    }
     if (filters.names.empty()) {
-      return "No records: no backend has sent logs to this broker recently. Start one with the "
+      return waited +
+             "No records: no backend has sent logs to this broker recently. Start one with the "
              "logwire producer library (or `logwire send`) on the same runtime directory, "
              "then call observe again.";
     }
-    return "No records match" + in_filters +
-           ". If no service has connected yet, start a backend with the logwire producer; "
-           "otherwise widen the filters (drop " +
+    return waited + "No records match" + in_filters +
+           ", and none would without any one of the filters. If the backend has not run "
+           "since, trigger it and call again with waitMs; otherwise widen the filters (drop " +
            join_alternatives(filters.names) + ").";
   }
 
@@ -206,8 +327,10 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
       stamp != result.end() && stamp->is_string()) {
     oldest = ", oldest " + stamp->get<std::string>();
   }
-  std::string counts = std::to_string(shown) + " of " + std::to_string(total) + " matching " +
-                       records_word(total) + in_filters + oldest + ".";
+  const bool newer_page = notes.arrived || argument_text(arguments, "cursor").starts_with("c1-n");
+  std::string counts = waited + std::to_string(shown) + (newer_page ? " new" : "") + " of " +
+                       std::to_string(total) + " matching " + records_word(total) + in_filters +
+                       oldest + ".";
   if (const auto cut = result.find("textCut"); cut != result.end() && *cut == true) {
     counts += " Long texts are cut at 4 KB.";
   }
@@ -234,7 +357,8 @@ std::string observe_summary(const json& arguments, const ordered_json& result) {
          join_alternatives(narrowers) + ".";
 }
 
-ordered_json observe_tool_result(const json& arguments, const broker_result& reply) {
+ordered_json observe_tool_result(const json& arguments, const broker_result& reply,
+                                 const observe_notes& notes) {
   if (!reply) return tool_error(reply.error());
   const ordered_json& result = *reply;
   // structuredContent must be an object, and the summary reads the object's keys.
@@ -243,9 +367,39 @@ ordered_json observe_tool_result(const json& arguments, const broker_result& rep
                        "make sure logwire-broker and logwire-mcp come from one build"});
   }
   return ordered_json{
-      {"content", text_content(observe_summary(arguments, result) + "\n" + compact(result))},
+      {"content", text_content(observe_summary(arguments, result, notes) + "\n" + compact(result))},
       {"structuredContent", result},
       {"isError", false}};
+}
+
+ordered_json run_observe(observe_backend& backend, const json& arguments,
+                         const std::atomic<bool>& cancelled) {
+  const std::string mode = mode_of(arguments);
+  json asked = arguments;
+  observe_notes notes;
+  if (const auto wait = asked.find("waitMs"); wait != asked.end()) {
+    if (!wait->is_number_integer() || wait->get<std::int64_t>() < 0 ||
+        wait->get<std::int64_t>() > k_max_wait_ms) {
+      return tool_error({"invalid_param",
+                         "waitMs must be an integer from 0 to " + std::to_string(k_max_wait_ms) +
+                             " (milliseconds to wait for a first match)",
+                         "pass e.g. waitMs: 10000 after triggering the action you expect to log"});
+    }
+    if (mode != "backend-logs") {
+      return tool_error({"invalid_param", "waitMs applies to what: 'backend-logs' only",
+                         "drop waitMs, or ask for backend-logs"});
+    }
+    notes.wait_ms = wait->get<std::int64_t>();
+    asked.erase(wait);
+  }
+
+  broker_result reply = backend.observe(asked);
+  if (reply && notes.wait_ms > 0 && count_of(*reply, "logs") == 0)
+    reply = wait_for_match(backend, asked, std::move(reply), cancelled, notes);
+  if (reply && mode == "backend-logs" && count_of(*reply, "totalCount") == 0 && !cancelled.load()) {
+    find_narrowing(backend, asked, notes);
+  }
+  return observe_tool_result(arguments, reply, notes);
 }
 
 }  // namespace logwire

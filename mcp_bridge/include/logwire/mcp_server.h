@@ -3,8 +3,11 @@
 // (the broker in production, a fake in tests).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <boost/system/result.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,7 +20,13 @@ namespace logwire {
 
 // The newest MCP revision this server speaks; also its answer to a client that asks for
 // one it does not know, as the MCP lifecycle prescribes.
-inline constexpr std::string_view k_latest_mcp_version = "2025-06-18";
+inline constexpr std::string_view k_latest_mcp_version = "2025-11-25";
+// Every revision it speaks, newest first.
+inline constexpr std::array<std::string_view, 4> k_mcp_versions = {
+    k_latest_mcp_version, "2025-06-18", "2025-03-26", "2024-11-05"};
+
+// How long an observe call may wait for its first match (waitMs).
+inline constexpr std::int64_t k_max_wait_ms = 30'000;
 
 // Longer lines are answered with an error unread: an MCP message this big is a broken or
 // hostile client, and the broker would refuse anything over 1 MiB anyway.
@@ -29,7 +38,8 @@ struct jsonrpc_error {
   std::string message;
 };
 
-// Thread-safety: one thread at a time (the backend is called synchronously).
+// Thread-safety: handle_line() may be called from several threads at once; the server
+// keeps no state between messages, and the backend is thread-safe.
 class mcp_server {
  public:
   explicit mcp_server(observe_backend& backend) noexcept : backend_(backend) {}
@@ -38,6 +48,9 @@ class mcp_server {
   // without its newline, or nothing for notifications, client responses and blank lines.
   // Every failure, the backend's exceptions included, becomes a JSON-RPC error or an
   // isError tool result; only running out of memory escapes as an exception.
+  // `cancelled` ends a waiting observe call early (the client cancelled the request or
+  // went away); its answer then says so.
+  std::optional<std::string> handle_line(std::string_view line, const std::atomic<bool>& cancelled);
   std::optional<std::string> handle_line(std::string_view line);
 
  private:
@@ -45,17 +58,25 @@ class mcp_server {
   // the broker's records keep their key order (timestamp, service, level, message, ...).
   using outcome = boost::system::result<nlohmann::ordered_json, jsonrpc_error>;
 
-  outcome dispatch(std::string_view method, const nlohmann::json& params);
+  outcome dispatch(std::string_view method, const nlohmann::json& params,
+                   const std::atomic<bool>& cancelled);
   outcome initialize(const nlohmann::json& params);
-  outcome call_tool(const nlohmann::json& params);
+  outcome call_tool(const nlohmann::json& params, const std::atomic<bool>& cancelled);
 
   observe_backend& backend_;
 };
 
+// Most tool calls served at once on the stdio transport; the next waits for one to end.
+inline constexpr std::size_t k_max_calls_in_flight = 32;
+
 // The stdio transport: reads `in` one line per message until end of input and writes each
 // reply as one line to `out`, flushed at once so the client never waits on a buffer.
-// Reads at most k_max_mcp_line + 1 bytes of any line, so a huge line costs no memory.
-// Returns false if writing failed (the client went away), true at end of input.
+// Tool calls run on threads of their own, so that a call waiting for records (waitMs)
+// does not hold up the messages after it; a notifications/cancelled for one ends its
+// wait and drops its reply, as MCP asks. At end of input the calls still waiting are
+// cancelled and their replies written. Reads at most k_max_mcp_line + 1 bytes of any
+// line, so a huge line costs no memory. Returns false if writing failed (the client went
+// away), true at end of input.
 bool serve_lines(mcp_server& server, std::istream& in, std::ostream& out);
 
 }  // namespace logwire
