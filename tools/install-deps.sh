@@ -16,23 +16,33 @@ packages=(
   python3 python3-zmq python3-flatbuffers python3-pytest
 )
 
+# apt-get install <packages>, as root or through sudo.
+install_packages() {
+  echo "logwire: installing missing Debian packages: $*"
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "logwire: not root and no sudo; install them with:" >&2
+    echo "  apt-get install $*" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@"
+}
+
 missing=()
 for package in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
   [ "$status" = "installed" ] || missing+=("$package")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
 
-echo "logwire: installing missing Debian packages: ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
-else
-  echo "logwire: not root and no sudo; install them with:" >&2
-  echo "  apt-get install ${missing[*]}" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Node.js and npm run the MCP client tests (tests/mcp_clients). Asked for by command, not
+# by package, and npm only once node is there: NodeSource's nodejs package brings its own
+# npm, which Debian's npm package conflicts with.
+command -v node >/dev/null 2>&1 || install_packages nodejs
+command -v npm >/dev/null 2>&1 || install_packages npm
+exit 0
