@@ -95,7 +95,11 @@ TEST_F(store_fixture, observe_json_has_the_agents_shape_and_leaves_out_empty_key
        .span_id = "span-789"},
       {{"userId", 987}, {"paymentId", "pay-99"}, {"retry", false}, {"ratio", 0.25}});
   add("api-server", level::info, "plain", k_base + 500 * k_ms);
-  const auto json = to_observe_json(records_.query({}).value());
+  const auto result = records_.query({}).value();
+  // A record's id is its position in the record log.
+  const std::string first_id = std::to_string(result.logs[0].position);
+  const std::string second_id = std::to_string(result.logs[1].position);
+  const auto json = to_observe_json(result);
   EXPECT_EQ(json["type"], "backend-logs");
   EXPECT_EQ(json["totalCount"], 2);
   EXPECT_EQ(json["oldestTimestamp"], "2026-01-31T10:15:23.456Z");
@@ -104,10 +108,14 @@ TEST_F(store_fixture, observe_json_has_the_agents_shape_and_leaves_out_empty_key
             R"({"timestamp":"2026-01-31T10:15:23.456Z","service":"api-server","level":"ERROR",)"
             R"("message":"Payment gateway timeout","requestId":"req-12345",)"
             R"("traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"span-789",)"
-            R"("fields":{"userId":987,"paymentId":"pay-99","retry":false,"ratio":0.25}})");
-  EXPECT_EQ(
-      json["logs"][1].dump(),
-      R"({"timestamp":"2026-01-31T10:15:23.500Z","service":"api-server","level":"INFO","message":"plain"})");
+            R"("fields":{"userId":987,"paymentId":"pay-99","retry":false,"ratio":0.25},)"
+            R"("id":")" +
+                first_id + R"("})");
+  EXPECT_EQ(json["logs"][1].dump(),
+            R"({"timestamp":"2026-01-31T10:15:23.500Z","service":"api-server","level":"INFO",)"
+            R"("message":"plain","id":")" +
+                second_id + R"("})");
+  EXPECT_NE(first_id, second_id);
 }
 
 TEST_F(store_fixture, an_invalid_traceparent_is_shown_as_text_not_as_a_trace) {
@@ -307,16 +315,22 @@ namespace {
 TEST(observe_json, cuts_long_texts_and_says_so) {
   store_result result;
   log_record record;
+  record.position = 8812;
   record.message = std::string(10'000, 'm');
   record.fields.emplace_back("blob", std::string(10'000, 'b'));
   record.fields.emplace_back("n", std::int64_t{7});
   result.logs.push_back(record);
   result.total_count = 1;
-  const auto json = to_observe_json(result);
+  const std::size_t limit = text_limits::for_budget(20'000).text;
+  ASSERT_EQ(limit, 1250u) << "a sixteenth of the budget";
+  const auto json = to_observe_json(result, 20'000);
   const std::string message = json["logs"][0]["message"];
-  EXPECT_LT(message.size(), k_max_text_bytes + 64);
-  EXPECT_NE(message.find("[cut: 5904 more bytes]"), std::string::npos) << message.substr(4090);
-  EXPECT_LT(json["logs"][0]["fields"]["blob"].get<std::string>().size(), k_max_text_bytes + 64);
+  EXPECT_EQ(message.substr(0, limit), std::string(limit, 'm'));
+  EXPECT_TRUE(message.ends_with(
+      "\xE2\x80\xA6 [cut 8,750 bytes; observe {what: \"backend-logs\", id: \"8812\"} returns it "
+      "whole]"))
+      << message.substr(limit);
+  EXPECT_LT(json["logs"][0]["fields"]["blob"].get<std::string>().size(), limit + 128);
   EXPECT_EQ(json["logs"][0]["fields"]["n"], 7);
   EXPECT_EQ(json["textCut"], true);
 }
@@ -331,7 +345,7 @@ TEST(observe_json, leaves_out_the_oldest_records_past_the_size_budget) {
   }
   result.total_count = 5000;
   const auto json = to_observe_json(result);
-  EXPECT_LE(json.dump().size(), k_max_reply_bytes + 4096);
+  EXPECT_LE(json.dump().size(), k_default_max_bytes);
   const std::size_t kept = json["logs"].size();
   EXPECT_EQ(json["omittedCount"], 1000 - kept);
   EXPECT_EQ(json["logs"][kept - 1]["message"].get<std::string>().substr(0, 3), "999")
@@ -340,13 +354,14 @@ TEST(observe_json, leaves_out_the_oldest_records_past_the_size_budget) {
 }
 
 TEST(observe_json, does_not_split_a_utf8_character_when_cutting) {
+  const std::size_t limit = text_limits::for_budget(k_default_max_bytes).text;
   store_result result;
   log_record record;
-  record.message = std::string(k_max_text_bytes - 1, 'a') + "\xc3\xa9" + std::string(100, 'z');
+  record.message = std::string(limit - 1, 'a') + "\xc3\xa9" + std::string(100, 'z');
   result.logs.push_back(record);
   const std::string message = to_observe_json(result)["logs"][0]["message"];
-  EXPECT_EQ(message.substr(0, k_max_text_bytes - 1), std::string(k_max_text_bytes - 1, 'a'));
-  EXPECT_EQ(message[k_max_text_bytes - 1], '.') << "the two-byte character went whole";
+  EXPECT_EQ(message.substr(0, limit - 1), std::string(limit - 1, 'a'));
+  EXPECT_EQ(message.substr(limit - 1, 3), "\xE2\x80\xA6") << "the two-byte character went whole";
 }
 
 TEST(observe_json, escapes_quotes_backslashes_and_control_characters) {

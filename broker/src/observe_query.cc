@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <optional>
 #include <string_view>
@@ -12,12 +13,17 @@
 namespace logwire {
 namespace {
 
-constexpr std::array<std::string_view, 14> k_known_arguments = {
-    "what",   "service",   "level",  "since", "until",  "requestId", "traceId",
-    "spanId", "sessionId", "userId", "text",  "fields", "limit",     "cursor"};
+constexpr std::array<std::string_view, 16> k_known_arguments = {
+    "what",      "service", "level", "since",  "until", "requestId", "traceId", "spanId",
+    "sessionId", "userId",  "text",  "fields", "limit", "cursor",    "id",      "maxBytes"};
 constexpr std::string_view k_accepted_arguments =
     "what, service, level, since, until, requestId, traceId, spanId, sessionId, userId, text, "
-    "fields, limit, cursor";
+    "fields, limit, cursor, id, maxBytes";
+// What each mode takes besides what and maxBytes; the filters of backend-logs but id.
+constexpr std::array<std::string_view, 1> k_services_arguments = {"service"};
+constexpr std::array<std::string_view, 3> k_summary_arguments = {"service", "since", "until"};
+// A record's id is a decimal position: at most 20 digits.
+constexpr std::size_t k_max_id_digits = 20;
 // IDs and the text searched for are short; anything longer is a mistake.
 constexpr std::size_t k_max_filter_bytes = 1024;
 
@@ -40,8 +46,47 @@ std::optional<std::int64_t> whole_number(const nlohmann::json& value) {
   return std::nullopt;
 }
 
-bool is_backend_logs(std::string_view what) {
-  return what == "backend-logs" || what == "backend_logs";
+// `what` with '_' read as '-'.
+std::optional<observe_mode> mode_named(std::string what) {
+  std::replace(what.begin(), what.end(), '_', '-');
+  if (what == "backend-logs") return observe_mode::backend_logs;
+  if (what == "services") return observe_mode::services;
+  if (what == "summary") return observe_mode::summary;
+  return std::nullopt;
+}
+
+// An argument the mode does not take, named with what it does take.
+template <std::size_t n>
+std::optional<broker_error> not_taken(const nlohmann::json& args, std::string_view mode,
+                                      const std::array<std::string_view, n>& takes) {
+  for (const auto& [key, value] : args.items()) {
+    if (key == "what" || key == "maxBytes" || value.is_null()) continue;
+    if (std::find(takes.begin(), takes.end(), key) != takes.end()) continue;
+    std::string accepted;
+    for (const std::string_view name : takes) accepted += std::string(name) + ", ";
+    return broker_error{"invalid_param",
+                        key + " does not apply to what: \"" + std::string(mode) + "\"; it takes " +
+                            accepted + "maxBytes",
+                        "drop " + key + ", or ask for what: \"backend-logs\""};
+  }
+  return std::nullopt;
+}
+
+// A record's id: its decimal position, as a string (as answers give it) or a number.
+std::optional<std::uint64_t> id_of(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+  if (value.is_number_integer()) {
+    const auto number = value.get<std::int64_t>();
+    if (number < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(number);
+  }
+  if (!value.is_string()) return std::nullopt;
+  const auto& text = value.get_ref<const std::string&>();
+  if (text.empty() || text.size() > k_max_id_digits) return std::nullopt;
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return id;
 }
 
 bool is_hex(std::string_view text) {
@@ -86,8 +131,8 @@ broker_result_of<std::int64_t> time_argument(const nlohmann::json& value, std::s
 
 }  // namespace
 
-broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& arguments,
-                                                      std::int64_t now_ns) {
+broker_result_of<observe_request> parse_observe_request(const nlohmann::json& arguments,
+                                                        std::int64_t now_ns) {
   if (!arguments.is_object() && !arguments.is_null()) {
     return invalid("arguments must be an object");
   }
@@ -102,20 +147,60 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
 
   const auto what = args.find("what");
   if (what == args.end() || !what->is_string()) {
-    return invalid("what is required: \"backend-logs\"");
+    return invalid("what is required: one of " + std::string(k_observe_modes));
   }
-  if (!is_backend_logs(what->get_ref<const std::string&>())) {
+  const auto mode = mode_named(what->get<std::string>());
+  if (!mode) {
     return broker_error{"unknown_mode",
-                        "unknown what '" + what->get<std::string>() +
-                            "'; accepted: backend-logs (also spelled backend_logs)",
-                        "call observe with what: \"backend-logs\""};
+                        "unknown what '" + what->get<std::string>() + "'; accepted: " +
+                            std::string(k_observe_modes) + " ('_' and '-' are the same)",
+                        "call observe with what: \"summary\" for an overview, \"services\" for "
+                        "the services seen, \"backend-logs\" for the records"};
   }
   auto given = [&args](std::string_view name) -> const nlohmann::json* {
     const auto found = args.find(std::string(name));
     return found != args.end() && !found->is_null() ? &*found : nullptr;
   };
 
-  store_query query;
+  observe_request request;
+  request.mode = *mode;
+  if (*mode == observe_mode::services) {
+    if (auto refused = not_taken(args, "services", k_services_arguments)) return *refused;
+  } else if (*mode == observe_mode::summary) {
+    if (auto refused = not_taken(args, "summary", k_summary_arguments)) return *refused;
+  }
+  if (const auto* max_bytes = given("maxBytes")) {
+    const auto value = whole_number(*max_bytes);
+    if (!value || *value < static_cast<std::int64_t>(k_smallest_max_bytes) ||
+        *value > static_cast<std::int64_t>(k_largest_max_bytes)) {
+      return invalid("maxBytes must be a whole number from " +
+                     std::to_string(k_smallest_max_bytes) + " to " +
+                     std::to_string(k_largest_max_bytes) +
+                     " (the most bytes of JSON the answer "
+                     "may take; default " +
+                     std::to_string(k_default_max_bytes) + ")");
+    }
+    request.max_bytes = static_cast<std::size_t>(*value);
+  }
+  if (const auto* id = given("id")) {
+    const auto parsed = id_of(*id);
+    if (!parsed) {
+      return invalid(
+          "id must be a record's id as an observe answer gives it: a string of digits, e.g. "
+          "\"8812\"");
+    }
+    for (const auto& [key, value] : args.items()) {
+      if (key != "what" && key != "id" && key != "maxBytes" && !value.is_null()) {
+        return broker_error{"invalid_param",
+                            "id fetches one record whole; " + key + " does not apply with it",
+                            "drop " + key + ", or drop id to search"};
+      }
+    }
+    request.id = *parsed;
+    return request;
+  }
+
+  store_query& query = request.query;
   if (const auto* service = given("service")) {
     if (service->is_string()) {
       if (!service->get_ref<const std::string&>().empty()) query.services.push_back(*service);
@@ -219,7 +304,14 @@ broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& argu
     }
     query.cursor = *parsed;
   }
-  return query;
+  return request;
+}
+
+broker_result_of<store_query> parse_observe_arguments(const nlohmann::json& arguments,
+                                                      std::int64_t now_ns) {
+  auto request = parse_observe_request(arguments, now_ns);
+  if (!request) return request.error();
+  return std::move(request->query);
 }
 
 }  // namespace logwire

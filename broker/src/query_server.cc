@@ -40,6 +40,48 @@ std::string reply_result_text(const std::string& result, clock_type::duration in
                      k_query_protocol_version, result, milliseconds(in_store), broker_ms);
 }
 
+// Asks the store what `request` asks and writes its answer.
+std::string observe(const observe_request& request, const store& records,
+                    clock_type::time_point received) {
+  const auto asked = clock_type::now();
+  switch (request.mode) {
+    case observe_mode::backend_logs: {
+      if (request.id) {
+        const auto record = records.record_by_id(*request.id);
+        const auto in_store = clock_type::now() - asked;
+        if (!record) {
+          return reply_error(record.error().code, record.error().message, record.error().hint);
+        }
+        return reply_result_text(record_json_text(*record), in_store, received);
+      }
+      auto answer = records.query(request.query);
+      const auto in_store = clock_type::now() - asked;
+      if (!answer) {
+        return reply_error(answer.error().code, answer.error().message, answer.error().hint);
+      }
+      return reply_result_text(observe_json_text(std::move(*answer), request.max_bytes), in_store,
+                               received);
+    }
+    case observe_mode::services: {
+      const auto services = records.services(request.query.services);
+      const auto in_store = clock_type::now() - asked;
+      return reply_result_text(
+          services_json_text(services, request.query.services, request.max_bytes), in_store,
+          received);
+    }
+    case observe_mode::summary: {
+      const summary_query query{.services = request.query.services,
+                                .since_ns = request.query.since_ns,
+                                .until_ns = request.query.until_ns};
+      const auto summary = records.summary(query);
+      const auto in_store = clock_type::now() - asked;
+      return reply_result_text(summary_json_text(summary, query, request.max_bytes), in_store,
+                               received);
+    }
+  }
+  return reply_error("internal", "an observe mode without an answer");
+}
+
 std::string reply_result(ordered_json result) {
   const ordered_json reply = {{"v", k_query_protocol_version}, {"result", std::move(result)}};
   return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -121,15 +163,11 @@ std::string query_server::handle(std::string_view request, const store& records)
           {{"broker", "logwire"}, {"version", k_library_version}, {"pid", ::getpid()}});
     }
     if (name == "observe") {
-      const auto query = parse_observe_arguments(params, unix_now_ns());
-      if (!query) return reply_error(query.error().code, query.error().message, query.error().hint);
-      const auto asked = clock_type::now();
-      auto answer = records.query(*query);
-      const auto in_store = clock_type::now() - asked;
-      if (!answer) {
-        return reply_error(answer.error().code, answer.error().message, answer.error().hint);
+      const auto request = parse_observe_request(params, unix_now_ns());
+      if (!request) {
+        return reply_error(request.error().code, request.error().message, request.error().hint);
       }
-      return reply_result_text(observe_json_text(std::move(*answer)), in_store, received);
+      return observe(*request, records, received);
     }
   } catch (const std::exception& e) {
     spdlog::error("query {} failed: {}", name, e.what());

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "logwire/logwire_generated.h"
+#include "logwire/record_keys.h"
 #include "logwire/timestamp.h"
 
 namespace logwire {
@@ -28,6 +29,61 @@ std::optional<std::int64_t> int_field(const wire::Record& record, std::string_vi
   return std::nullopt;
 }
 
+std::string_view string_field(const wire::Record& record, std::string_view key) {
+  if (const auto* fields = record.fields()) {
+    for (const wire::Field* f : *fields) {
+      if (f->kind() == wire::FieldKind::String && f->key()->string_view() == key &&
+          f->string_value() != nullptr) {
+        return f->string_value()->string_view();
+      }
+    }
+  }
+  return {};
+}
+
+std::string_view message_of(const wire::Record& record) noexcept {
+  return record.message() != nullptr ? record.message()->string_view() : std::string_view();
+}
+
+// The backend's own version, if the record gives one (k_app_version_fields).
+std::string_view app_version_of(const wire::Record& record) noexcept {
+  const auto* fields = record.fields();
+  if (fields == nullptr) return {};
+  for (const wire::Field* f : *fields) {
+    if (f->kind() != wire::FieldKind::String || f->string_value() == nullptr) continue;
+    const std::string_view key = f->key()->string_view();
+    // Every name is 10 to 15 bytes: most keys are passed over on their length alone.
+    if (key.size() < 10 || key.size() > 15) continue;
+    for (const std::string_view name : k_app_version_fields) {
+      if (key == name) return f->string_value()->string_view();
+    }
+  }
+  return {};
+}
+
+// The producer library's version in a connected note: its `version` field, else the
+// message ring_drain and remote_sessions write ("... (pid 12 on host, c++ logwire 0.1.0,
+// shared memory)").
+std::string library_version_of(const wire::Record& note) {
+  if (const std::string_view given = string_field(note, "version"); !given.empty())
+    return std::string(given);
+  const std::string_view message = message_of(note);
+  constexpr std::string_view k_marker = " logwire ";
+  const std::size_t at = message.rfind(k_marker);
+  if (at == std::string_view::npos) return {};
+  const std::string_view rest = message.substr(at + k_marker.size());
+  const std::size_t end = rest.find_first_of(", )");
+  const std::string_view version = rest.substr(0, end);
+  return version.size() <= 64 ? std::string(version) : std::string();
+}
+
+// The transport as observe names it: the notes say "tcp" for a remote producer, which
+// speaks ZeroMQ over it.
+std::string transport_name(std::string_view noted) {
+  if (noted == "tcp") return "zeromq";
+  return std::string(noted);
+}
+
 }  // namespace
 
 store::store(record_log log, store_options options)
@@ -50,7 +106,8 @@ store::store(record_log log, store_options options)
       auto& last = last_sequence_[sequence_key{stored.instance(), stored.kind()}];
       last = std::max(last, stored.header->sequence);
     }
-    if (stored.kind() != entry_kind::record) count_note(stored, *service, root);
+    seen(*service, stored.header->receive_ns);
+    if (stored.kind() != entry_kind::record) take_note(stored, *service, root);
   });
 }
 
@@ -106,8 +163,53 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   block.level_mask |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(severity));
   correlation_.add(ordinal, keys);
   service_counts& counts = state.counts;
-  if (stored.kind() == entry_kind::record) ++counts.stored;
+  if (stored.kind() == entry_kind::record) {
+    ++counts.stored;
+    tally_repeat(ordinal, repeat_key(message_of(record), service, severity), service, severity,
+                 stored.header->repeat_count);
+    if (const std::string_view version = app_version_of(record);
+        !version.empty() && version != state.app_version) {
+      state.app_version = version;
+    }
+  }
   ++counts.by_level[level_index];
+}
+
+std::uint64_t store::repeat_key(std::string_view message, std::uint32_t service,
+                                level severity) noexcept {
+  const std::uint64_t seed =
+      (static_cast<std::uint64_t>(service) << 3) | static_cast<std::uint64_t>(severity);
+  const std::uint64_t key = hash_bytes(message, seed);
+  return key != 0 ? key : 1;  // 0 marks a free slot
+}
+
+void store::tally_repeat(std::uint64_t ordinal, std::uint64_t key, std::uint32_t service,
+                         level severity, std::uint32_t count) noexcept {
+  block_summary& block = blocks_[ordinal / k_block_entries - first_ordinal_ / k_block_entries];
+  const auto offset = static_cast<std::uint8_t>(ordinal % k_block_entries);
+  repeat_slot* least = &block.repeats[0];
+  for (repeat_slot& slot : block.repeats) {
+    if (slot.key == key) {
+      slot.count += count;
+      slot.offset = std::max(slot.offset, offset);
+      return;
+    }
+    if (slot.count < least->count) least = &slot;
+  }
+  // Space-saving: the least counted message gives its slot up, and the newcomer inherits
+  // its count as a possible error (a free slot has none).
+  *least = repeat_slot{.key = key,
+                       .count = least->count + count,
+                       .error = least->count,
+                       .service = static_cast<std::uint16_t>(service),
+                       .offset = offset,
+                       .severity = severity};
+}
+
+void store::seen(std::uint32_t service, std::int64_t receive_ns) noexcept {
+  service_state& state = services_[service];
+  state.first_seen_ns = std::min(state.first_seen_ns, receive_ns);
+  state.last_seen_ns = std::max(state.last_seen_ns, receive_ns);
 }
 
 void store::forget_front(const log_entry& gone, bool expired) {
@@ -175,10 +277,31 @@ std::optional<std::uint64_t> store::append(const entry_meta& meta,
   return position;
 }
 
-void store::count_note(const log_entry& stored, std::uint32_t service, const wire::Record& record) {
-  if (stored.kind() != entry_kind::dropped && stored.kind() != entry_kind::lost) return;
-  if (const auto dropped = int_field(record, "dropped"); dropped && *dropped > 0)
-    services_[service].counts.dropped += static_cast<std::uint64_t>(*dropped);
+void store::take_note(const log_entry& stored, std::uint32_t service, const wire::Record& record) {
+  service_state& state = services_[service];
+  switch (stored.kind()) {
+    case entry_kind::dropped:
+    case entry_kind::lost:
+      if (const auto dropped = int_field(record, "dropped"); dropped && *dropped > 0)
+        state.counts.dropped += static_cast<std::uint64_t>(*dropped);
+      break;
+    case entry_kind::connected:
+      if (std::find(state.connected.begin(), state.connected.end(), stored.instance()) ==
+          state.connected.end()) {
+        state.connected.push_back(stored.instance());
+      }
+      state.transport = transport_name(string_field(record, "transport"));
+      state.host = string_field(record, "host");
+      state.language = string_field(record, "language");
+      state.library_version = library_version_of(record);
+      break;
+    case entry_kind::disconnected:
+    case entry_kind::crashed:
+      std::erase(state.connected, stored.instance());
+      break;
+    default:
+      break;
+  }
 }
 
 void store::write_marker(const rate_limiter::drop_report& report, std::int64_t now_ns) {
@@ -227,6 +350,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
   dedup_.age(meta.receive_ns);  // bounded without maintain(): it forgets from the front only
   const auto service = intern_service(meta.service);
   if (!service) return insert_status::refused;
+  seen(*service, meta.receive_ns);
   service_counts& counts = services_[*service].counts;
 
   std::uint64_t key = 0;
@@ -249,6 +373,8 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
             if (stored.instance() == meta.instance)
               h.sequence = std::max(h.sequence, meta.sequence);
             ++counts.deduplicated;
+            tally_repeat(*earlier, repeat_key(message_of(root), *service, e.severity), *service,
+                         e.severity, 1);
             return insert_status::deduplicated;
           }
         }
@@ -270,7 +396,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
       }
     }
   } else {
-    count_note(log_.at(entries_.back().position), *service, root);
+    take_note(log_.at(entries_.back().position), *service, root);
   }
   return insert_status::stored;
 }

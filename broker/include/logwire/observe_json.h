@@ -1,21 +1,60 @@
-// The store's answer to an observe call written as JSON text, directly: it is what every
-// agent question waits for, and a general JSON library spent about 8 µs a record on it.
-// The shape is DESIGN.md's "The agent's view" (query_protocol.h lists every key).
+// The store's answers to observe calls written as JSON text, directly: they are what
+// every agent question waits for, and a general JSON library spent about 8 µs a record
+// on them. The shapes are DESIGN.md's "The agent's view"; query_protocol.h lists every key.
+//
+// Size bounds, from the call's maxBytes (observe_query.h):
+//   - a page of records stays under maxBytes: past it, the oldest records of an older
+//     page (the latest to arrive of a newer one) are left out where the cursors pick them
+//     up again, and "omittedCount" says how many; the newest one always stays;
+//   - each message, string field value, span ID and invalid traceparent is cut at
+//     text_limits::text bytes, a stack trace at text_limits::stack_trace, between
+//     characters, ending with a marker: "… [cut 3,210 bytes; observe {what:
+//     "backend-logs", id: "8812"} returns it whole]"; "textCut": true says one was;
+//   - a record fetched by its id is whole unless its JSON alone would pass
+//     k_max_whole_record_bytes; then its texts share that.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "logwire/log_record.h"
+#include "logwire/observe_query.h"
 #include "logwire/store.h"
 
 namespace logwire {
 
-// {"type": "backend-logs", "logs": [...], "totalCount": N, ...}, as query_protocol.h
-// says; texts past k_max_text_bytes cut, and the records past k_max_reply_bytes left
-// out where the cursors pick them up again.
-std::string observe_json_text(store_result result);
+inline constexpr std::size_t k_max_whole_record_bytes = 1024 * 1024;
+
+struct text_limits {
+  std::size_t text = 0;
+  std::size_t stack_trace = 0;
+  // The marker says the record is too long to show whole, rather than how to fetch it.
+  bool whole_record = false;
+
+  // A sixteenth of the budget for a text, an eighth for a stack trace (with 20,000 bytes:
+  // 1,250 and 2,500), and never under 256 and 512.
+  static text_limits for_budget(std::size_t max_bytes) noexcept;
+};
+
+// {"type": "backend-logs", "logs": [...], "totalCount": N, ...}, under `max_bytes`.
+std::string observe_json_text(store_result result, std::size_t max_bytes = k_default_max_bytes);
+
+// {"type": "backend-logs", "logs": [record], "totalCount": 1}: one record fetched by id,
+// whole (see above).
+std::string record_json_text(const log_record& record);
+
+// {"type": "services", "services": [...], ...}: `asked` are the names the call gave.
+std::string services_json_text(const std::vector<service_overview>& services,
+                               const std::vector<std::string>& asked, std::size_t max_bytes);
+
+// {"type": "summary", ...} of `query`'s window.
+std::string summary_json_text(const store_summary& summary, const summary_query& query,
+                              std::size_t max_bytes);
 
 // One record, as it appears in "logs". Sets `cut` when a text was cut.
+void append_record_json(std::string& out, const log_record& record, const text_limits& limits,
+                        bool& cut);
+// With the limits of the default budget.
 void append_record_json(std::string& out, const log_record& record, bool& cut);
 
 }  // namespace logwire

@@ -18,7 +18,12 @@
 // The broker's own notes (connected, dropped, ...) skip steps 2 and 3.
 //
 // Every entry has a position in the record log that only grows and survives a broker
-// restart; cursors are made of positions.
+// restart; cursors are made of positions, and a record's id is its position.
+//
+// For observe's overview modes (store_overview.cc) the store also keeps, per service, what
+// the producers' lifecycle notes said (connected now, transport, versions) and when it was
+// first and last seen; and per block of entries a small table of the messages repeated
+// most, so that a summary reads tables rather than every record's text.
 #pragma once
 
 #include <array>
@@ -118,6 +123,55 @@ struct store_result {
   std::vector<service_counts> counts;     // the services asked for, else every service
 };
 
+// What the store knows of one service (observe's `services` mode).
+struct service_overview {
+  service_counts counts;
+  std::uint32_t producers = 0;  // producer instances connected now (connected, not yet closed)
+  // From the newest connected note: how that producer reached the broker ("shared-memory"
+  // or "zeromq"), its host, and the producer library's language and version.
+  std::string transport;
+  std::string host;
+  std::string language;
+  std::string library_version;
+  // The newest value a record of the service gave in a field k_app_version_fields names.
+  std::string app_version;
+  std::int64_t first_seen_ns = 0;  // broker receive times of its first and last entry
+  std::int64_t last_seen_ns = 0;
+};
+
+// Fields whose string value a backend gives as its own version (OpenTelemetry's
+// service.version and the usual spellings).
+inline constexpr std::array<std::string_view, 6> k_app_version_fields = {
+    "service.version", "service_version", "serviceVersion",
+    "app.version",     "app_version",     "appVersion"};
+
+// observe's `summary` mode: a window of record timestamps, and services.
+struct summary_query {
+  std::vector<std::string> services;                                 // empty: every service
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();  // inclusive
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
+  std::size_t repeated = 10;       // most repeated messages to return
+  std::size_t newest_errors = 10;  // newest records at ERROR and above to return
+};
+
+struct repeated_message {
+  // At least this many records of the window had this service, level and message (the
+  // tables count per block; a message rare within a busy block may go uncounted there).
+  std::uint64_t count = 0;
+  log_record sample;  // one of them, the newest the tables name
+};
+
+struct store_summary {
+  std::size_t total_count = 0;            // entries in the window, the broker's notes too
+  std::optional<std::int64_t> oldest_ns;  // their oldest and newest timestamps
+  std::optional<std::int64_t> newest_ns;
+  // Entries in the window by service and level; services with none left out.
+  std::vector<std::pair<std::string, std::array<std::uint64_t, k_levels>>> by_service;
+  std::vector<repeated_message> repeated;  // most first; only messages seen twice or more
+  std::size_t error_count = 0;             // entries at ERROR and above in the window
+  std::vector<log_record> newest_errors;   // newest first
+};
+
 enum class insert_status { stored, duplicate, deduplicated, rate_limited, too_large, refused };
 
 // Thread-safety: every member may be called from any thread at any time.
@@ -144,6 +198,18 @@ class store {
   broker_result_of<store_result> query(const store_query& query) const;
 
   std::vector<service_counts> counts() const;
+
+  // Every service seen (or those of `only`, when not empty), most recently seen first.
+  // O(services).
+  std::vector<service_overview> services(const std::vector<std::string>& only = {}) const;
+
+  // Counts, most repeated messages and newest errors of a window (store_overview.cc).
+  store_summary summary(const summary_query& query) const;
+
+  // The record (or note) whose id is `position`, whole; a not_found error when it was
+  // evicted or never existed.
+  broker_result_of<log_record> record_by_id(std::uint64_t position) const;
+
   std::size_t size() const;
   // What the cap counts: the record log's bytes in use plus the indexes'.
   std::uint64_t memory_bytes() const;
@@ -164,17 +230,41 @@ class store {
   };
   // What the entries of one block of k_block_entries ordinals hold, so that a query
   // skips a block that cannot match.
+  //
+  // `repeats` is a heavy-hitters table (space-saving) of the block's backend records by
+  // service, level and message: a message that makes up more than 1/k_repeat_slots of
+  // the block's records is always in it. `count - error` of a slot is how many records
+  // (repeats folded into them included) it saw for sure.
+  struct repeat_slot {
+    std::uint64_t key = 0;  // repeat_key(); 0 with count 0: free
+    std::uint32_t count = 0;
+    std::uint32_t error = 0;    // what count inherited from the slot's previous message
+    std::uint16_t service = 0;  // as entry::service
+    std::uint8_t offset = 0;    // the newest such record: its ordinal % k_block_entries
+    level severity = level::info;
+  };
+  static constexpr std::size_t k_repeat_slots = 16;
   struct block_summary {
     std::int64_t min_timestamp_ns = std::numeric_limits<std::int64_t>::max();
     std::int64_t max_timestamp_ns = std::numeric_limits<std::int64_t>::min();
     std::uint64_t service_mask = 0;  // bit (service % 64)
     std::uint8_t level_mask = 0;     // bit per level
+    std::array<repeat_slot, k_repeat_slots> repeats{};
   };
   struct service_state {
     std::string name;
     service_counts counts;
     // The newest entry of each level; alive while counts.by_level says any are.
     std::array<std::uint64_t, k_levels> newest_ordinal{};
+    // What its producers' lifecycle notes and its records said (service_overview).
+    std::vector<instance_id> connected;
+    std::string transport;
+    std::string host;
+    std::string language;
+    std::string library_version;
+    std::string app_version;
+    std::int64_t first_seen_ns = std::numeric_limits<std::int64_t>::max();
+    std::int64_t last_seen_ns = std::numeric_limits<std::int64_t>::min();
   };
   struct sequence_key {
     instance_id instance;
@@ -193,6 +283,8 @@ class store {
   static constexpr std::size_t k_max_services = 65'536;
   static_assert(k_max_services - 1 <= std::numeric_limits<decltype(entry::service)>::max());
   static_assert(sizeof(entry) == 32, "an entry per record: keep it small");
+  static_assert(sizeof(repeat_slot) == 24);
+  static_assert(k_block_entries - 1 <= std::numeric_limits<decltype(repeat_slot::offset)>::max());
 
   store(record_log log, store_options options);
   // Each requires mutex_.
@@ -205,7 +297,17 @@ class store {
   void evict_front(bool expired);
   void expire(std::int64_t now_ns);
   void write_marker(const rate_limiter::drop_report& report, std::int64_t now_ns);
-  void count_note(const log_entry& stored, std::uint32_t service, const wire::Record& record);
+  // Counts a note's drops and follows its producer's lifecycle.
+  void take_note(const log_entry& stored, std::uint32_t service, const wire::Record& record);
+  void seen(std::uint32_t service, std::int64_t receive_ns) noexcept;
+  // Counts `count` records of `key` in the block of `ordinal`, which is its newest.
+  void tally_repeat(std::uint64_t ordinal, std::uint64_t key, std::uint32_t service, level severity,
+                    std::uint32_t count) noexcept;
+  // The key a repeat_slot counts: message, service and level.
+  static std::uint64_t repeat_key(std::string_view message, std::uint32_t service,
+                                  level severity) noexcept;
+  // A query under the lock already held (store_query.cc).
+  broker_result_of<store_result> query_locked(const store_query& query) const;
   std::uint64_t index_bytes() const noexcept;
   const entry& at_ordinal(std::uint64_t ordinal) const noexcept {
     return entries_[ordinal - first_ordinal_];
