@@ -64,7 +64,8 @@ std::uint64_t fnv1a(std::string_view text, std::uint64_t salt) {
 
 constexpr std::string_view k_poll_cursor = "fuzz-newer-cursor";
 
-// Deterministic: the same arguments and salt give the same answer.
+// Deterministic: the same arguments and salt give the same answer. Thread-safety: one
+// thread (the fuzzer's); the server calls it from handle_line's.
 class fake_backend final : public logwire::observe_backend {
  public:
   fake_backend(std::uint64_t salt, std::atomic<bool>* cancel_on_first_call)
