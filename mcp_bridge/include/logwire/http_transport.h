@@ -27,6 +27,7 @@
 // message says what was wrong and what to send instead.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +41,9 @@ namespace logwire {
 
 inline constexpr std::uint16_t k_default_http_port = 7718;
 inline constexpr std::string_view k_mcp_http_path = "/mcp";
+// Sessions kept at once; beyond this the least recently used ends, and its client gets 404
+// and initializes again, as MCP prescribes.
+inline constexpr std::size_t k_max_http_sessions = 256;
 
 struct http_options {
   // A loopback address: 127.0.0.1 (or another of 127.0.0.0/8), ::1 or localhost.
