@@ -15,6 +15,10 @@
 // record repeats another, so the dedup looks at each and folds none. The broker's
 // maintain() runs every 100 ms of that clock, as in logwire-broker.
 //
+// observe's overview modes over the same store: `summary` of the whole store, of a window
+// of the middle half (its edges cut through blocks), and of one service in that window;
+// and `services`.
+//
 // References measured in the same run: copying the same records with memcpy (the floor of
 // an insert), decoding the records a lookup returns, and a plain case-insensitive search
 // of every record's text straight from the generated records.
@@ -624,6 +628,60 @@ void reference_text_scan(benchmark::State& state, const char* name, std::string 
   state.counters["matches"] = static_cast<double>(matches);
 }
 
+// ---- observe's overview modes ----
+
+void summary(benchmark::State& state, const char* name, bool windowed, bool one_service) {
+  const logwire::store& s = query_store().get();
+  const corpus& c = records();
+  logwire::summary_query q;
+  if (windowed) {
+    // The middle half of the records' times.
+    q.since_ns = c.receive_ns(k_records / 4);
+    q.until_ns = c.receive_ns(k_records * 3 / 4);
+  }
+  std::size_t next = 0;
+  latency_histogram h(static_cast<std::size_t>(state.max_iterations));
+  std::uint64_t counted = 0, repeated = 0, errors = 0;
+  for (auto _ : state) {
+    if (one_service) q.services = {std::string(k_services[next++ % k_services.size()].name)};
+    const std::uint64_t start = ticks();
+    const logwire::store_summary result = s.summary(q);
+    h.add(ticks() - start);
+    counted += result.total_count;
+    repeated += result.repeated.size();
+    errors += result.newest_errors.size();
+  }
+  note_latency(state, name, h);
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["entries"] = static_cast<double>(counted) / n;
+  state.counters["repeated"] = static_cast<double>(repeated) / n;
+  state.counters["errors"] = static_cast<double>(errors) / n;
+}
+
+void services(benchmark::State& state) {
+  const logwire::store& s = query_store().get();
+  latency_histogram h(static_cast<std::size_t>(state.max_iterations));
+  std::size_t listed = 0;
+  for (auto _ : state) {
+    const std::uint64_t start = ticks();
+    const auto result = s.services();
+    h.add(ticks() - start);
+    listed = result.size();
+  }
+  note_latency(state, "services", h);
+  state.counters["services"] = static_cast<double>(listed);
+}
+
+BENCHMARK_CAPTURE(summary, whole_store, "summary_all", false, false)
+    ->Iterations(200)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(summary, middle_half, "summary_window", true, false)
+    ->Iterations(200)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(summary, one_service_middle_half, "summary_service", true, true)
+    ->Iterations(200)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(services)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(lookup_by_request_id)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(reference_decode_request)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(service_at_level_newest_100, warn, "service_warn", warn)
@@ -713,6 +771,16 @@ void print_summary() {
         "goal p99 <= 2 ms: %s\n",
         label, figure(std::string(name) + "_p50") / 1e3, p99 / 1e3,
         figure(std::string(name) + "_p999") / 1e3, verdict(p99 <= 2e6));
+  }
+  for (const auto& [name, label] : {std::pair{"summary_all", "summary, whole store     "},
+                                    std::pair{"summary_window", "summary, middle half     "},
+                                    std::pair{"summary_service", "summary, 1 service, half "},
+                                    std::pair{"services", "services                 "}}) {
+    const double p99 = figure(std::string(name) + "_p99");
+    if (p99 < 0) continue;
+    std::printf("  %s p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms   goal p99 <= 50 ms: %s\n", label,
+                figure(std::string(name) + "_p50") / 1e6, p99 / 1e6,
+                figure(std::string(name) + "_max") / 1e6, verdict(p99 <= 50e6));
   }
   // Judged by the median: the slowest query shows how busy the machine was.
   for (const auto& [name, scan, label] : {std::tuple{"text_timeout", "scan_timeout", "\"TIMEOUT\""},

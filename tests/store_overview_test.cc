@@ -179,14 +179,17 @@ TEST_F(overview, a_service_without_lifecycle_notes_has_no_transport) {
   EXPECT_FALSE(json["services"][0].contains("libraryVersion"));
 }
 
-TEST_F(overview, the_app_version_is_the_newest_a_record_gave) {
-  send({.fields = {{"service.version", "1.4.2"}}});
-  send({.message = "other", .fields = {{"version_note", "x"}}});
+TEST_F(overview, the_app_version_comes_from_the_first_record_of_each_producer_instance) {
+  send({.message = "starting", .fields = {{"service.version", "1.4.2"}}, .instance = {1, 1}});
+  send({.message = "other", .fields = {{"version_note", "x"}}, .instance = {1, 1}});
   EXPECT_EQ(records_->services()[0].app_version, "1.4.2");
-  send({.message = "after deploy", .fields = {{"appVersion", "1.5.0"}}});
+  // After a deploy: a new instance.
+  send({.message = "starting", .fields = {{"appVersion", "1.5.0"}}, .instance = {2, 2}});
   EXPECT_EQ(records_->services()[0].app_version, "1.5.0");
   const auto json = parse(services_json_text(records_->services(), {}, k_default_max_bytes));
   EXPECT_EQ(json["services"][0]["appVersion"], "1.5.0");
+  open();
+  EXPECT_EQ(records_->services()[0].app_version, "1.5.0") << "recovered";
 }
 
 TEST_F(overview, lists_the_most_recently_seen_service_first) {
@@ -428,6 +431,17 @@ TEST_F(overview, summary_gives_the_newest_errors_newest_first_with_their_request
   EXPECT_EQ(windowed.error_count, 3u);
   ASSERT_EQ(windowed.newest_errors.size(), 3u);
   EXPECT_EQ(windowed.newest_errors[0].message, "failed 5");
+}
+
+TEST_F(overview, the_newest_errors_are_newest_by_time_even_when_an_older_one_arrived_last) {
+  send({.severity = level::error, .message = "late in time", .timestamp_ns = k_base + 10 * k_s});
+  for (int i = 0; i < 600; ++i)
+    send({.message = "filler " + std::to_string(i), .timestamp_ns = k_base + 5 * k_s + i});
+  send({.severity = level::error, .message = "arrived last", .timestamp_ns = k_base + k_s});
+  const store_summary s = records_->summary({.newest_errors = 1});
+  EXPECT_EQ(s.error_count, 2u);
+  ASSERT_EQ(s.newest_errors.size(), 1u);
+  EXPECT_EQ(s.newest_errors[0].message, "late in time");
 }
 
 TEST_F(overview, summary_stays_under_max_bytes_and_cuts_long_messages_with_their_id) {

@@ -103,8 +103,10 @@ store::store(record_log log, store_options options)
     if (stored.kind() == entry_kind::rate_limited) {
       marker_sequence_ = std::max(marker_sequence_, stored.header->sequence);
     } else {
-      auto& last = last_sequence_[sequence_key{stored.instance(), stored.kind()}];
-      last = std::max(last, stored.header->sequence);
+      const auto [last, first_of_kind] = last_sequence_.try_emplace(
+          sequence_key{stored.instance(), stored.kind()}, stored.header->sequence);
+      last->second = std::max(last->second, stored.header->sequence);
+      if (first_of_kind && stored.kind() == entry_kind::record) note_app_version(*service, root);
     }
     seen(*service, stored.header->receive_ns);
     if (stored.kind() != entry_kind::record) take_note(stored, *service, root);
@@ -167,10 +169,6 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
     ++counts.stored;
     tally_repeat(ordinal, repeat_key(message_of(record), service, severity), service, severity,
                  stored.header->repeat_count);
-    if (const std::string_view version = app_version_of(record);
-        !version.empty() && version != state.app_version) {
-      state.app_version = version;
-    }
   }
   ++counts.by_level[level_index];
 }
@@ -204,6 +202,13 @@ void store::tally_repeat(std::uint64_t ordinal, std::uint64_t key, std::uint32_t
                        .service = static_cast<std::uint16_t>(service),
                        .offset = offset,
                        .severity = severity};
+}
+
+void store::note_app_version(std::uint32_t service, const wire::Record& record) {
+  if (const std::string_view version = app_version_of(record);
+      !version.empty() && version != services_[service].app_version) {
+    services_[service].app_version = version;
+  }
 }
 
 void store::seen(std::uint32_t service, std::int64_t receive_ns) noexcept {
@@ -388,6 +393,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
     }
   }
   if (!append(meta, record, *service)) return insert_status::too_large;
+  if (is_record && first_of_kind) note_app_version(*service, root);
   if (is_record) {
     if (dedup_.enabled()) {
       dedup_.remember(key, end_ordinal() - 1, meta.receive_ns);

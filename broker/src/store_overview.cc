@@ -3,7 +3,8 @@
 // beside the records (per-service state, block summaries, chains) and decodes only the
 // few records it returns.
 #include <algorithm>
-#include <unordered_map>
+#include <limits>
+#include <vector>
 
 #include "logwire/logwire_generated.h"
 #include "logwire/store.h"
@@ -17,9 +18,55 @@ namespace {
 // repeated messages' counts, which stay lower bounds.
 constexpr std::uint64_t k_max_exact_entries = 16'384;
 
-struct merged_repeat {
-  std::uint64_t count = 0;
-  std::uint64_t newest_ordinal = 0;  // the newest record known to have the message
+// The repeats of one message, summed over blocks, in an open-addressing table: a summary
+// merges tens of thousands of slots, and a node-based map spent most of its time
+// allocating them.
+class repeat_table {
+ public:
+  struct merged {
+    std::uint64_t key = 0;  // 0: free
+    std::uint64_t count = 0;
+    std::uint64_t newest_ordinal = 0;  // the newest record known to have the message
+  };
+
+  explicit repeat_table(std::size_t expected) {
+    std::size_t capacity = 16;
+    while (capacity < expected * 2) capacity *= 2;
+    slots_.resize(capacity);
+  }
+
+  void add(std::uint64_t key, std::uint64_t count, std::uint64_t ordinal) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    merged& m = find(key);
+    if (m.key == 0) {
+      m.key = key;
+      ++size_;
+    }
+    m.count += count;
+    m.newest_ordinal = std::max(m.newest_ordinal, ordinal);
+  }
+
+  const std::vector<merged>& slots() const noexcept { return slots_; }
+
+ private:
+  merged& find(std::uint64_t key) {
+    const std::size_t mask = slots_.size() - 1;
+    // Keys are hashes already; their high bits pick the slot.
+    for (std::size_t i = static_cast<std::size_t>(key >> 20) & mask;; i = (i + 1) & mask) {
+      if (slots_[i].key == key || slots_[i].key == 0) return slots_[i];
+    }
+  }
+
+  void grow() {
+    std::vector<merged> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const merged& m : old) {
+      if (m.key != 0) find(m.key) = m;
+    }
+  }
+
+  std::vector<merged> slots_;
+  std::size_t size_ = 0;
 };
 
 }  // namespace
@@ -156,8 +203,7 @@ store_summary store::summary(const summary_query& q) const {
 
   // The most repeated messages: the tables of the blocks inside the window, merged; the
   // records of the blocks its edges cut through, read.
-  std::unordered_map<std::uint64_t, merged_repeat> merged;
-  merged.reserve(blocks_.size() * 4);
+  repeat_table merged(blocks_.size() * 4);
   std::uint64_t exact_budget = k_max_exact_entries;
   for (std::size_t b = 0; b < blocks_.size(); ++b) {
     const block_summary& block = blocks_[b];
@@ -166,9 +212,7 @@ store_summary store::summary(const summary_query& q) const {
     if (in_window(block.min_timestamp_ns) && in_window(block.max_timestamp_ns)) {
       for (const repeat_slot& slot : block.repeats) {
         if (slot.count <= slot.error || !wanted[slot.service]) continue;
-        merged_repeat& m = merged[slot.key];
-        m.count += slot.count - slot.error;
-        m.newest_ordinal = std::max(m.newest_ordinal, base + slot.offset);
+        merged.add(slot.key, slot.count - slot.error, base + slot.offset);
       }
       continue;
     }
@@ -186,13 +230,11 @@ store_summary store::summary(const summary_query& q) const {
       const auto& record = *flatbuffers::GetRoot<wire::Record>(stored.record.data());
       const std::string_view message =
           record.message() != nullptr ? record.message()->string_view() : std::string_view();
-      merged_repeat& m = merged[repeat_key(message, e.service, e.severity)];
-      m.count += stored.header->repeat_count;
-      m.newest_ordinal = std::max(m.newest_ordinal, o);
+      merged.add(repeat_key(message, e.service, e.severity), stored.header->repeat_count, o);
     }
   }
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranked;  // count, newest ordinal
-  for (const auto& [key, m] : merged) {
+  for (const auto& m : merged.slots()) {
     if (m.count >= 2) ranked.emplace_back(m.count, m.newest_ordinal);
   }
   const std::size_t top = std::min(q.repeated, ranked.size());
@@ -202,19 +244,58 @@ store_summary store::summary(const summary_query& q) const {
     out.repeated.push_back({.count = ranked[i].first, .sample = decode(ranked[i].second)});
   }
 
-  // The newest errors, as backend-logs would find them: by the (service, level) chains
-  // without a window, by the blocks with one.
-  if (q.newest_errors != 0) {
-    store_query errors{.services = q.services,
-                       .min_level = level::error,
-                       .since_ns = q.since_ns,
-                       .until_ns = q.until_ns,
-                       .limit = q.newest_errors};
-    if (auto found = query_locked(errors)) {
-      out.error_count = found->total_count;
-      out.newest_errors = std::move(found->logs);
-      std::reverse(out.newest_errors.begin(), out.newest_errors.end());
+  // The newest errors: the (service, ERROR) and (service, FATAL) chains merged, newest
+  // ordinal first, so that only errors are read. Times are not in ordinal order (late
+  // arrivals): the walk ends when no entry before the current block can be as new as the
+  // oldest of a full list.
+  for (std::size_t i = 0; i < services_.size(); ++i) {
+    for (const level l : {level::error, level::fatal}) {
+      out.error_count += counts[i][static_cast<std::size_t>(l)];
     }
+  }
+  if (q.newest_errors != 0 && out.error_count != 0) {
+    std::vector<std::uint64_t> heads;
+    for (std::size_t i = 0; i < services_.size(); ++i) {
+      if (!wanted[i]) continue;
+      for (const level l : {level::error, level::fatal}) {
+        if (services_[i].counts.by_level[static_cast<std::size_t>(l)] != 0)
+          heads.push_back(services_[i].newest_ordinal[static_cast<std::size_t>(l)]);
+      }
+    }
+    std::vector<std::int64_t> latest_up_to(blocks_.size());
+    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      latest = std::max(latest, blocks_[b].max_timestamp_ns);
+      latest_up_to[b] = latest;
+    }
+    using key = std::pair<std::int64_t, std::uint64_t>;  // timestamp, position
+    std::vector<std::pair<key, std::uint64_t>> best;     // a min-heap of the newest
+    std::make_heap(heads.begin(), heads.end());
+    while (!heads.empty()) {
+      std::pop_heap(heads.begin(), heads.end());
+      const std::uint64_t o = heads.back();
+      const entry& e = at_ordinal(o);
+      if (best.size() == q.newest_errors &&
+          latest_up_to[o / k_block_entries - first_block] < best.front().first.first) {
+        break;
+      }
+      if (in_window(e.timestamp_ns)) {
+        best.push_back({{e.timestamp_ns, e.position}, o});
+        std::push_heap(best.begin(), best.end(), std::greater<>());
+        if (best.size() > q.newest_errors) {
+          std::pop_heap(best.begin(), best.end(), std::greater<>());
+          best.pop_back();
+        }
+      }
+      if (e.previous_alike != 0 && o - first_ordinal_ >= e.previous_alike) {
+        heads.back() = o - e.previous_alike;
+        std::push_heap(heads.begin(), heads.end());
+      } else {
+        heads.pop_back();
+      }
+    }
+    std::sort(best.begin(), best.end(), std::greater<>());
+    for (const auto& [k, o] : best) out.newest_errors.push_back(decode(o));
   }
   return out;
 }

@@ -531,10 +531,6 @@ log_record store::decode(std::uint64_t ordinal) const {
 
 broker_result_of<store_result> store::query(const store_query& query) const {
   const std::lock_guard lock(mutex_);
-  return query_locked(query);
-}
-
-broker_result_of<store_result> store::query_locked(const store_query& query) const {
   return query_run(*this, query).answer();
 }
 

@@ -75,10 +75,12 @@
 //            connected note) and has not closed or ended since; `producers` counts those.
 //            `transport`, `host`, `language` and `libraryVersion` come from the newest
 //            connected note (left out for a service that sent none, e.g. through HTTP);
-//            `appVersion` is the newest string value a record of the service gave in a
-//            field service.version, service_version, serviceVersion, app.version,
-//            app_version or appVersion. `firstSeen`/`lastSeen` are the broker's receive
-//            times of its first and last entry (since the store's oldest entry, after a
+//            `appVersion` is the string value of a field service.version,
+//            service_version, serviceVersion, app.version, app_version or appVersion in
+//            the first record of the service's newest producer instance that gave one
+//            (only first records are read for it: a backend logs its version as it
+//            starts). `firstSeen`/`lastSeen` are the broker's receive times of its first
+//            and last entry (since the store's oldest entry, after a
 //            restart). `byLevel`: entries kept now, the broker's notes too, levels
 //            without any left out. The counters are those of "counts" above; a service
 //            whose records were all evicted is still listed with them. `notSeen` lists
