@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -39,6 +40,9 @@ struct send_options {
 };
 
 struct query_options {
+  std::string what = "backend-logs";
+  std::string id;
+  std::size_t max_bytes = 0;  // 0: the broker's default
   std::vector<std::string> services;
   std::string level;
   int limit = 100;
@@ -130,7 +134,14 @@ int run_query(const std::filesystem::path& runtime_path, const query_options& op
     std::cerr << "logwire query: " << dir.error().message << "\n";
     return k_exit_failure;
   }
-  nlohmann::json arguments = {{"what", "backend-logs"}, {"limit", options.limit}};
+  nlohmann::json arguments = {{"what", options.what}};
+  // The modes and an id take only their own arguments: limit (which has a default here)
+  // goes only where it applies, the rest as given, for the broker to judge.
+  std::string mode = options.what;
+  std::replace(mode.begin(), mode.end(), '_', '-');
+  if (mode == "backend-logs" && options.id.empty()) arguments["limit"] = options.limit;
+  if (!options.id.empty()) arguments["id"] = options.id;
+  if (options.max_bytes != 0) arguments["maxBytes"] = options.max_bytes;
   if (options.services.size() == 1) arguments["service"] = options.services.front();
   if (options.services.size() > 1) arguments["service"] = options.services;
   if (!options.level.empty()) arguments["level"] = options.level;
@@ -190,8 +201,17 @@ int main(int argc, char** argv) {
   send_command->add_option("message", send.message, "The log message")->required();
 
   query_options query;
-  CLI::App* query_command =
-      app.add_subcommand("query", "Print what observe({what: 'backend-logs'}) would return");
+  CLI::App* query_command = app.add_subcommand("query", "Print what an observe call would return");
+  query_command
+      ->add_option("--what", query.what,
+                   "backend-logs (records), services (every service seen) or summary (counts, "
+                   "repeated messages and newest errors of a window)")
+      ->capture_default_str();
+  query_command->add_option("--id", query.id,
+                            "One record, whole: the id of a record in an earlier answer");
+  query_command->add_option("--max-bytes", query.max_bytes,
+                            "Keep the answer's JSON under this many bytes, 1000 to 1048576 "
+                            "(default 262144); longer texts are cut with a marker");
   query_command->add_option("--service", query.services, "Only this service (repeatable)")
       ->allow_extra_args(false);
   query_command->add_option("--level", query.level, "Minimum severity");
