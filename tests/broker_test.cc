@@ -12,6 +12,8 @@
 #include "logwire/ring.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
+#include "logwire/timestamp.h"
+#include "logwire/version.h"
 #include "query_server.h"
 #include "ring_drain.h"
 #include "support/temp_runtime_dir.h"
@@ -265,6 +267,69 @@ TEST(instance_lock, a_second_holder_is_refused_with_the_first_ones_pid) {
   EXPECT_EQ(second.error().code, errc::already_running);
   EXPECT_NE(second.error().message.find(std::to_string(::getpid())), std::string::npos)
       << second.error().message;
+}
+
+// observe's services mode reads what ring_drain's own lifecycle notes say.
+TEST_F(ring_drain_fixture, services_follow_a_ring_producer_from_connected_to_closed) {
+  {
+    auto logs = open_producer("checkout");
+    logs.log(level::warn, "slow");
+    EXPECT_EQ(drain_.poll(k_now), 1u);
+    const auto open = records_.services();
+    ASSERT_EQ(open.size(), 1u);
+    EXPECT_EQ(open[0].producers, 1u);
+    EXPECT_EQ(open[0].transport, "shared-memory");
+    EXPECT_EQ(open[0].language, "c++");
+    EXPECT_EQ(open[0].library_version, k_library_version);
+    EXPECT_FALSE(open[0].host.empty());
+  }
+  drain_.poll(k_now);
+  const auto closed = records_.services();
+  EXPECT_EQ(closed[0].producers, 0u);
+  EXPECT_EQ(closed[0].counts.stored, 1u);
+}
+
+TEST(query_protocol, observe_answers_services_summary_and_a_record_by_id) {
+  scratch_store scratch;
+  record_encoder encoder;
+  const std::int64_t now = unix_now_ns();
+  const std::string requests[] = {"r-0", "r-1", "r-2"};  // different: not folded as repeats
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    const auto bytes = encoder.encode({.severity = level::error,
+                                       .message = "payment failed",
+                                       .context = {.request_id = requests[i]}},
+                                      now - 1'000'000'000 + static_cast<std::int64_t>(i));
+    scratch.records.insert(bytes, {.service = "api", .receive_ns = now, .sequence = i});
+  }
+  const store& records = scratch.records;
+  const auto services = ask(records, R"({"v":1,"method":"observe","params":{"what":"services"}})");
+  EXPECT_EQ(services["result"]["services"][0]["service"], "api");
+  EXPECT_TRUE(services.contains("timing"));
+
+  const auto summary =
+      ask(records, R"({"v":1,"method":"observe","params":{"what":"summary","since":"1m"}})");
+  EXPECT_EQ(summary["result"]["byService"]["api"]["ERROR"], 3);
+  EXPECT_EQ(summary["result"]["repeatedMessages"][0]["count"], 3);
+  EXPECT_EQ(summary["result"]["errorCount"], 3);
+
+  const std::string id = summary["result"]["newestErrors"][0]["id"];
+  const auto one =
+      ask(records,
+          R"({"v":1,"method":"observe","params":{"what":"backend_logs","id":")" + id + R"("}})");
+  EXPECT_EQ(one["result"]["logs"][0]["id"], id);
+  EXPECT_EQ(one["result"]["logs"][0]["message"], "payment failed");
+
+  const auto gone = ask(
+      records, R"({"v":1,"method":"observe","params":{"what":"backend-logs","id":"123456789"}})");
+  EXPECT_EQ(gone["error"]["code"], "not_found");
+  EXPECT_TRUE(gone["error"].contains("hint"));
+
+  const auto bounded = ask(
+      records, R"({"v":1,"method":"observe","params":{"what":"backend-logs","maxBytes":1000}})");
+  EXPECT_LE(bounded["result"].dump().size(), 1000u);
+  const auto too_small =
+      ask(records, R"({"v":1,"method":"observe","params":{"what":"backend-logs","maxBytes":10}})");
+  EXPECT_EQ(too_small["error"]["code"], "invalid_param");
 }
 
 }  // namespace

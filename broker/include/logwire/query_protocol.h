@@ -101,7 +101,9 @@
 //                                  "requestId", "traceId", "repeatCount", "id"}],
 //                "textCut": true, "omittedCount": N}
 //            `totalCount` and `byService` count the entries (the broker's notes too)
-//            whose timestamp is in the window, services by their count, most first.
+//            whose timestamp is in the window, services by their count, most first; a
+//            record that stands for repeats folded by the dedup counts once there and in
+//            `errorCount` (as in backend-logs' totalCount), and in full in `count`.
 //            `repeatedMessages`: up to 10 (service, level, message) most often logged in
 //            the window, twice or more; `count` is a lower bound, exact for a message
 //            that makes up more than 1/16 of the records around it (the store counts
