@@ -142,7 +142,10 @@ TEST_F(mcp_server_test, tools_list_offers_observe_with_its_input_schema) {
   EXPECT_EQ(schema.at("type"), "object");
   EXPECT_EQ(schema.at("required"), json({"what"}));
   const json& properties = schema.at("properties");
-  EXPECT_EQ(properties.at("what").at("enum"), json({"backend-logs", "backend_logs"}));
+  EXPECT_EQ(properties.at("what").at("enum"),
+            json({"backend-logs", "backend_logs", "services", "summary"}));
+  EXPECT_EQ(properties.at("maxBytes").at("default"), k_default_max_bytes);
+  EXPECT_EQ(properties.at("waitMs").at("maximum"), k_max_wait_ms);
   EXPECT_EQ(properties.at("level").at("enum"),
             json({"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}));
   EXPECT_EQ(properties.at("limit").at("type"), "integer");
@@ -154,12 +157,62 @@ TEST_F(mcp_server_test, tools_list_offers_observe_with_its_input_schema) {
   }
 }
 
-TEST_F(mcp_server_test, observe_forwards_arguments_unchanged) {
+TEST_F(mcp_server_test, observe_forwards_arguments_with_the_answer_size_less_the_summary_line) {
   backend_.reply_with(two_errors());
-  const json arguments = {{"what", "backend_logs"}, {"service", "api"}, {"extra", {1, 2}}};
+  json arguments = {{"what", "backend_logs"}, {"service", "api"}, {"extra", {1, 2}}};
   call_observe(arguments);
   ASSERT_EQ(backend_.calls.size(), 1u);
-  EXPECT_EQ(backend_.calls[0], arguments);
+  json expected = arguments;
+  expected["maxBytes"] = k_default_max_bytes - 1000;
+  EXPECT_EQ(backend_.calls[0], expected);
+
+  arguments["maxBytes"] = 5000;
+  call_observe(arguments);
+  ASSERT_EQ(backend_.calls.size(), 2u);
+  expected["maxBytes"] = 4000;
+  EXPECT_EQ(backend_.calls[1], expected) << "the agent's own maxBytes";
+
+  for (const json& bad : {json(1999), json(2'000'000), json("20KB")}) {
+    const json result = call_observe({{"what", "backend-logs"}, {"maxBytes", bad}}).at("result");
+    EXPECT_EQ(result.at("structuredContent").at("error").at("code"), "invalid_param") << bad;
+  }
+  EXPECT_EQ(backend_.calls.size(), 2u);
+}
+
+TEST_F(mcp_server_test, observe_says_what_the_size_bound_left_out_and_how_to_page_on) {
+  ordered_json page = two_errors();
+  page["totalCount"] = 150;
+  page["omittedCount"] = 98;
+  page["textCut"] = true;
+  page["nextCursor"] = "c1-o-1-2-3-4";
+  backend_.reply_with(page);
+  const std::string summary =
+      first_line(text_of(call_observe({{"what", "backend-logs"}, {"maxBytes", 8000}})));
+  EXPECT_NE(summary.find("Long texts are cut; each cut says how to fetch its record whole by id."),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("98 older records of this page were left out to keep the answer under "
+                         "8000 bytes; pass cursor: nextCursor"),
+            std::string::npos)
+      << summary;
+}
+
+TEST_F(mcp_server_test, services_and_summary_answers_open_with_their_own_line) {
+  backend_.reply_with(ordered_json::parse(R"({"type":"services","services":[
+      {"service":"api","connected":true},{"service":"worker","connected":false}],
+      "totalCount":2})"));
+  EXPECT_EQ(first_line(text_of(call_observe({{"what", "services"}}))),
+            "2 services seen, 1 connected now: api (connected), worker.");
+  backend_.reply_with(ordered_json::parse(R"({"type":"services","services":[],"totalCount":0})"));
+  EXPECT_TRUE(first_line(text_of(call_observe({{"what", "services"}})))
+                  .starts_with("No service has sent logs to this broker."));
+  backend_.reply_with(ordered_json::parse(R"({"type":"summary","totalCount":1200,
+      "oldestTimestamp":"2026-01-31T10:00:00.000Z","newestTimestamp":"2026-01-31T10:05:00.000Z",
+      "errorCount":3,"newestErrors":[]})"));
+  EXPECT_EQ(first_line(text_of(call_observe({{"what", "summary"}, {"since", "5m"}}))),
+            "1200 records (since=5m) from 2026-01-31T10:00:00.000Z to 2026-01-31T10:05:00.000Z; "
+            "3 errors. Follow an error with what:'backend-logs' and its requestId, or fetch it "
+            "by id.");
 }
 
 TEST_F(mcp_server_test, observe_answers_summary_line_then_compact_json_and_structured_content) {
@@ -304,8 +357,9 @@ TEST_F(mcp_server_test, missing_or_null_arguments_are_sent_as_an_empty_object) {
   request("tools/call", {{"name", "observe"}});
   request("tools/call", {{"name", "observe"}, {"arguments", nullptr}});
   ASSERT_EQ(backend_.calls.size(), 2u);
-  EXPECT_EQ(backend_.calls[0], json::object());
-  EXPECT_EQ(backend_.calls[1], json::object());
+  const json sized = {{"maxBytes", k_default_max_bytes - 1000}};
+  EXPECT_EQ(backend_.calls[0], sized) << "the broker checks what is missing";
+  EXPECT_EQ(backend_.calls[1], sized);
 }
 
 TEST_F(mcp_server_test, non_object_arguments_are_invalid_params) {

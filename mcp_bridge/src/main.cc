@@ -1,11 +1,15 @@
 // logwire-mcp: the MCP server an agent starts on stdio. Everything on stdout is protocol;
 // diagnostics go to stderr, which MCP clients keep as the server's log.
+#include <pthread.h>
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
 #include <string>
 
 #include "broker_launcher.h"
+#include "logwire/http_transport.h"
 #include "logwire/mcp_server.h"
 #include "logwire/observe_backend.h"
 #include "logwire/runtime_dir.h"
@@ -20,6 +24,17 @@ int main(int argc, char** argv) {
   app.add_option("--runtime-dir", requested_dir,
                  "Runtime directory of the logwire instance to query (default: "
                  "$LOGWIRE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/logwire, else /tmp/logwire-$UID)");
+  std::string http_listen;
+  app.add_option("--http", http_listen,
+                 "Serve MCP over Streamable HTTP at http://ADDRESS:PORT/mcp instead of stdio; "
+                 "ADDRESS is loopback only (127.0.0.1, ::1 or localhost; default 127.0.0.1), "
+                 "port 0 picks a free one")
+      ->type_name("[ADDRESS:]PORT");
+  std::vector<std::string> http_origins;
+  app.add_option("--http-allow-origin", http_origins,
+                 "With --http: an Origin a browser page may call from, e.g. "
+                 "http://localhost:6274 or https://app.example:* (repeatable; replaces the "
+                 "default http://localhost:*, http://127.0.0.1:*, http://[::1]:*)");
   bool no_start_broker = false;
   app.add_flag("--no-start-broker", no_start_broker,
                "Do not start logwire-broker when none runs for the runtime dir (by default one "
@@ -30,6 +45,14 @@ int main(int argc, char** argv) {
     // --help prints to stdout and exits 0; a usage error is reported on stderr.
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  // With --http the process waits for SIGINT/SIGTERM in sigwait(): blocked before any
+  // thread starts (ZeroMQ's, the transport's), so every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (!http_listen.empty()) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto dir = logwire::runtime_dir::open(requested_dir);
   if (!dir) {
@@ -53,6 +76,25 @@ int main(int argc, char** argv) {
   logwire::broker_observe_backend backend(*dir, std::move(options));
   backend.start_broker_if_absent();
   logwire::mcp_server server(backend);
+  if (!http_listen.empty()) {
+    auto options = logwire::parse_http_listen(http_listen);
+    if (!options) {
+      std::cerr << "logwire-mcp: --http " << options.error().message << "\n";
+      return 2;
+    }
+    if (!http_origins.empty()) options->allowed_origins = http_origins;
+    auto transport = logwire::http_transport::listen(server, std::move(*options));
+    if (!transport) {
+      std::cerr << "logwire-mcp: --http: " << transport.error().message << "\n";
+      return 2;
+    }
+    std::cerr << "logwire-mcp " << logwire::k_library_version << ": serving MCP at "
+              << transport->url() << " for " << dir->path().string() << "\n";
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    transport->stop();
+    return 0;
+  }
   std::cerr << "logwire-mcp " << logwire::k_library_version << ": serving MCP on stdio for "
             << dir->path().string() << "\n";
   if (!logwire::serve_lines(server, std::cin, std::cout)) {

@@ -123,6 +123,11 @@ constexpr std::array<const char*, 11> k_filters = {"service",   "level",   "sinc
                                                    "requestId", "traceId", "spanId", "sessionId",
                                                    "userId",    "text",    "fields"};
 
+// What the summary line may take of maxBytes; the broker's JSON gets the rest.
+constexpr std::int64_t k_summary_line_bytes = 1000;
+constexpr std::int64_t k_min_max_bytes = 2000;
+constexpr std::int64_t k_max_max_bytes = 1 << 20;
+
 constexpr std::chrono::milliseconds k_first_poll{25};
 constexpr std::chrono::milliseconds k_longest_poll{250};
 // A cancelled wait notices within this.
@@ -174,6 +179,7 @@ void find_narrowing(observe_backend& backend, const json& arguments, observe_not
     wider.erase(filter);
     wider.erase("cursor");
     wider["limit"] = 1;
+    wider["maxBytes"] = k_min_max_bytes;
     const broker_result reply = backend.observe(wider);
     if (!reply) return;  // the answer itself came; advice is not worth an error
     if (const std::uint64_t count = count_of(*reply, "totalCount"); count > 0)
@@ -189,10 +195,15 @@ ordered_json observe_tool_definition() {
       {"properties",
        {{"what",
          {{"type", "string"},
-          {"enum", {"backend-logs", "backend_logs"}},
+          {"enum", {"backend-logs", "backend_logs", "services", "summary"}},
           {"description",
-           "What to observe. 'backend-logs': structured log records the developer's backend "
-           "services sent to logwire (the two spellings are the same)."}}},
+           "What to observe. 'backend-logs': the structured log records the developer's "
+           "backend services sent (also spelled 'backend_logs'), filtered by the arguments "
+           "below. 'services': every service seen, connected or not, its transport, first and "
+           "last seen, version, counts by level and what was dropped, folded or evicted; "
+           "takes service. 'summary': a cheap overview of a window (since/until, service): "
+           "counts by service and level, the most repeated messages, the newest errors with "
+           "their request IDs; start here when you do not know what to look for."}}},
         {"service",
          {{"anyOf", {{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}}}},
           {"description",
@@ -249,6 +260,21 @@ ordered_json observe_tool_definition() {
           {"description",
            "Only records whose fields have these values, e.g. {\"paymentId\": \"pay-99\", "
            "\"attempt\": 2}."}}},
+        {"id",
+         {{"anyOf", {{{"type", "string"}}, {{"type", "integer"}}}},
+          {"description",
+           "backend-logs only: the id of one record (every record in an answer has one) to "
+           "fetch it whole, where an answer cut a long message, stack trace or field. Takes no "
+           "other filter."}}},
+        {"maxBytes",
+         {{"type", "integer"},
+          {"minimum", k_min_max_bytes},
+          {"maximum", k_max_max_bytes},
+          {"default", k_default_max_bytes},
+          {"description",
+           "Most bytes of text in the answer (default 20000). Past it, long texts are cut "
+           "(each cut says how to fetch its record by id) and the oldest records of a page are "
+           "left out, still reachable with nextCursor."}}},
         {"waitMs",
          {{"type", "integer"},
           {"minimum", 0},
@@ -268,7 +294,9 @@ ordered_json observe_tool_definition() {
       {"name", k_observe_tool_name},
       {"title", "Observe backend logs"},
       {"description",
-       "Read the structured logs that the developer's backend services stream live to logwire. "
+       "Read the structured logs that the developer's backend services stream live to logwire "
+       "(what:'backend-logs'), which services are connected (what:'services'), or an overview "
+       "of a time window (what:'summary'). "
        "Each record has timestamp (RFC 3339 UTC), service, level, message and, when the "
        "backend set them, requestId, traceId, spanId, fields and stackTrace; use requestId or "
        "traceId to match backend work to a browser request. The answer opens with a one-line "
@@ -332,13 +360,14 @@ std::string observe_summary(const json& arguments, const ordered_json& result,
                        std::to_string(total) + " matching " + records_word(total) + in_filters +
                        oldest + ".";
   if (const auto cut = result.find("textCut"); cut != result.end() && *cut == true) {
-    counts += " Long texts are cut at 4 KB.";
+    counts += " Long texts are cut; each cut says how to fetch its record whole by id.";
   }
-  if (const auto omitted = result.find("omittedCount");
-      omitted != result.end() && omitted->is_number_integer()) {
-    return counts + " " + std::to_string(omitted->get<std::int64_t>()) +
-           " older records of this page were left out to keep the answer under 256 KB; lower "
-           "limit or narrow with since.";
+  if (const std::uint64_t omitted = count_of(result, "omittedCount"); omitted > 0) {
+    return counts + " " + std::to_string(omitted) + " " + (newer_page ? "later" : "older") +
+           " records of this page were left out to keep the answer under " +
+           std::to_string(notes.max_bytes) +
+           " bytes; pass cursor: " + (newer_page ? "newerCursor" : "nextCursor") +
+           " to read them, or raise maxBytes (up to 1048576).";
   }
   if (shown == total) return counts;
 
@@ -357,6 +386,72 @@ std::string observe_summary(const json& arguments, const ordered_json& result,
          join_alternatives(narrowers) + ".";
 }
 
+std::string services_summary(const ordered_json& result);
+std::string summary_summary(const json& arguments, const ordered_json& result);
+
+// The one line that opens an answer, by mode.
+std::string summary_line(const json& arguments, const ordered_json& result,
+                         const observe_notes& notes) {
+  const std::string type = string_of(result, "type");
+  if (type == "services") return services_summary(result);
+  if (type == "summary") return summary_summary(arguments, result);
+  return observe_summary(arguments, result, notes);
+}
+
+std::string services_summary(const ordered_json& result) {
+  std::uint64_t seen = 0, connected = 0;
+  std::string names;
+  if (const auto services = result.find("services");
+      services != result.end() && services->is_array()) {
+    seen = services->size();
+    for (const auto& s : *services) {
+      if (!s.is_object()) continue;
+      const bool up = s.value("connected", false);
+      connected += up ? 1 : 0;
+      if (names.size() < 200) {
+        names += names.empty() ? ": " : ", ";
+        names += s.value("service", std::string("?")) + (up ? " (connected)" : "");
+      }
+    }
+  }
+  if (seen == 0) {
+    return "No service has sent logs to this broker. Start a backend with the logwire producer "
+           "library (or `logwire send`) on the same runtime directory, then call again.";
+  }
+  std::string line = std::to_string(seen) + (seen == 1 ? " service" : " services") + " seen, " +
+                     std::to_string(connected) + " connected now" + names + ".";
+  if (const std::uint64_t omitted = count_of(result, "omittedCount"); omitted > 0)
+    line += " " + std::to_string(omitted) + " less recently seen left out; ask by service.";
+  if (const auto not_seen = result.find("notSeen");
+      not_seen != result.end() && not_seen->is_array() && !not_seen->empty()) {
+    line += " Never seen: " + compact(*not_seen) + ".";
+  }
+  return line;
+}
+
+std::string summary_summary(const json& arguments, const ordered_json& result) {
+  const std::uint64_t total = count_of(result, "totalCount");
+  const filter_list filters = describe_filters(arguments);
+  const std::string in_filters = filters.described.empty() ? "" : " (" + filters.described + ")";
+  if (total == 0) {
+    return "No records in the window" + in_filters +
+           ". Widen since/until, or check what:'services' for what has connected.";
+  }
+  std::string line = std::to_string(total) + " " + records_word(total) + in_filters;
+  if (const auto since = result.find("oldestTimestamp");
+      since != result.end() && since->is_string())
+    line += " from " + since->get<std::string>();
+  if (const auto until = result.find("newestTimestamp");
+      until != result.end() && until->is_string())
+    line += " to " + until->get<std::string>();
+  const std::uint64_t errors = count_of(result, "errorCount");
+  line += "; " + std::to_string(errors) + (errors == 1 ? " error" : " errors") + ".";
+  if (errors > 0) {
+    line += " Follow an error with what:'backend-logs' and its requestId, or fetch it by id.";
+  }
+  return line;
+}
+
 ordered_json observe_tool_result(const json& arguments, const broker_result& reply,
                                  const observe_notes& notes) {
   if (!reply) return tool_error(reply.error());
@@ -367,7 +462,7 @@ ordered_json observe_tool_result(const json& arguments, const broker_result& rep
                        "make sure logwire-broker and logwire-mcp come from one build"});
   }
   return ordered_json{
-      {"content", text_content(observe_summary(arguments, result, notes) + "\n" + compact(result))},
+      {"content", text_content(summary_line(arguments, result, notes) + "\n" + compact(result))},
       {"structuredContent", result},
       {"isError", false}};
 }
@@ -392,6 +487,18 @@ ordered_json run_observe(observe_backend& backend, const json& arguments,
     notes.wait_ms = wait->get<std::int64_t>();
     asked.erase(wait);
   }
+  // maxBytes bounds what the agent reads: the broker's JSON gets it less the summary line.
+  if (const auto max = asked.find("maxBytes"); max != asked.end()) {
+    if (!max->is_number_integer() || max->get<std::int64_t>() < k_min_max_bytes ||
+        max->get<std::int64_t>() > k_max_max_bytes) {
+      return tool_error({"invalid_param",
+                         "maxBytes must be an integer from " + std::to_string(k_min_max_bytes) +
+                             " to " + std::to_string(k_max_max_bytes),
+                         "leave it out for about 20 KB"});
+    }
+    notes.max_bytes = max->get<std::int64_t>();
+  }
+  asked["maxBytes"] = notes.max_bytes - k_summary_line_bytes;
 
   broker_result reply = backend.observe(asked);
   if (reply && notes.wait_ms > 0 && count_of(*reply, "logs") == 0)

@@ -31,9 +31,10 @@ nlohmann::ordered_json run_observe(observe_backend& backend, const nlohmann::jso
 
 // What run_observe learned besides the answer, for the summary line.
 struct observe_notes {
-  std::int64_t wait_ms = 0;  // waitMs asked
-  double waited_ms = 0;      // how long it waited
-  bool arrived = false;      // a match arrived while it waited
+  std::int64_t max_bytes = k_default_max_bytes;  // maxBytes asked, or the default
+  std::int64_t wait_ms = 0;                      // waitMs asked
+  double waited_ms = 0;                          // how long it waited
+  bool arrived = false;                          // a match arrived while it waited
   // Filters without which something matches, with how many then match.
   std::vector<std::pair<std::string, std::uint64_t>> narrowing;
 };

@@ -25,8 +25,10 @@ inline constexpr std::string_view k_latest_mcp_version = "2025-11-25";
 inline constexpr std::array<std::string_view, 4> k_mcp_versions = {
     k_latest_mcp_version, "2025-06-18", "2025-03-26", "2024-11-05"};
 
-// How long an observe call may wait for its first match (waitMs).
+// How long an observe call may wait for its first match (waitMs), and how many bytes of
+// text an answer holds when the agent names no maxBytes.
 inline constexpr std::int64_t k_max_wait_ms = 30'000;
+inline constexpr std::int64_t k_default_max_bytes = 20'000;
 
 // Longer lines are answered with an error unread: an MCP message this big is a broken or
 // hostile client, and the broker would refuse anything over 1 MiB anyway.
