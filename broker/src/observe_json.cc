@@ -198,7 +198,10 @@ std::string observe_json_text(store_result result, std::size_t max_bytes) {
   std::vector<bool> kept(entries.size(), true);
   std::string counts;
   std::size_t counts_left_out = write_counts(counts, result, kept, max_bytes / 4);
-  const std::size_t reserved = k_envelope_bytes + counts.size();
+  // Counts that had to be cut are written again once the page is known, as large as the
+  // quarter allows.
+  const std::size_t reserved =
+      k_envelope_bytes + (counts_left_out == 0 ? counts.size() : max_bytes / 4);
   const std::size_t budget = max_bytes > reserved ? max_bytes - reserved : 0;
 
   // Past the budget, records are left out where the cursor picks them up again: the

@@ -205,7 +205,7 @@ std::string services_json_text(const std::vector<service_overview>& services,
   if (!not_seen.empty()) {
     append_key(out, "notSeen");
     out += '[';
-    for (std::size_t i = 0; i < not_seen.size() && out.size() + 64 < max_bytes; ++i) {
+    for (std::size_t i = 0; i < not_seen.size() && out.size() + 160 < max_bytes; ++i) {
       if (i != 0) out += ',';
       append_string(out, not_seen[i].substr(0, 64));
     }
