@@ -29,10 +29,6 @@ constexpr int k_method_not_found = -32601;
 constexpr int k_invalid_params = -32602;
 constexpr int k_internal_error = -32603;
 
-// nlohmann parses without recursion but serializes with it, so "[[[[..." forwarded to the
-// broker would overflow the stack. No real MCP message nests anywhere near this deep.
-constexpr std::size_t k_max_nesting = 128;
-
 // Bigger arguments cannot fit in one query frame; the broker would drop the frame and the
 // agent would see a misleading broker_unavailable after the timeout.
 constexpr std::size_t k_max_arguments = k_max_query_message - 1024;
@@ -60,31 +56,6 @@ std::string error_line(const json& id, int code, std::string message) {
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r\n") == line.npos;
-}
-
-// Counts brackets outside strings only, so it needs no parse and cannot itself be deep.
-bool nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
 }
 
 // Names quoted back in an error message are cut short: the client may have sent megabytes.
@@ -122,6 +93,30 @@ const json& empty_object() {
 
 }  // namespace
 
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 std::optional<std::string> mcp_server::handle_line(std::string_view line) {
   const std::atomic<bool> never{false};
   return handle_line(line, never);
@@ -133,10 +128,10 @@ std::optional<std::string> mcp_server::handle_line(std::string_view line,
     return error_line(nullptr, k_invalid_request, "Invalid Request: message larger than 4 MiB");
   }
   if (is_blank(line)) return std::nullopt;
-  if (nests_deeper_than(line, k_max_nesting)) {
+  if (nests_deeper_than(line, k_max_mcp_nesting)) {
     return error_line(
         nullptr, k_invalid_request,
-        "Invalid Request: nested deeper than " + std::to_string(k_max_nesting) + " levels");
+        "Invalid Request: nested deeper than " + std::to_string(k_max_mcp_nesting) + " levels");
   }
   const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (message.is_discarded()) {
@@ -332,7 +327,7 @@ struct message_peek {
 
 message_peek peek(std::string_view line) {
   message_peek out;
-  if (line.size() > k_max_mcp_line || nests_deeper_than(line, k_max_nesting)) return out;
+  if (line.size() > k_max_mcp_line || nests_deeper_than(line, k_max_mcp_nesting)) return out;
   const json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!message.is_object()) return out;
   const auto method = message.find("method");

@@ -135,8 +135,7 @@ class fake_backend final : public logwire::observe_backend {
         if (value != arguments.end() && value->is_string()) record[key] = *value;
       }
       if ((hash >> 40) % 4 == 0) record["message"] = std::string("bad \xff\xfe utf-8 \xc3");
-      record["fields"] = {{"attempt", static_cast<std::int64_t>(i)},
-                          {"ok", (hash >> 44) % 2 == 0}};
+      record["fields"] = {{"attempt", static_cast<std::int64_t>(i)}, {"ok", (hash >> 44) % 2 == 0}};
       logs.push_back(std::move(record));
     }
     ordered_json result = {{"type", "backend-logs"},
@@ -150,33 +149,6 @@ class fake_backend final : public logwire::observe_backend {
   std::atomic<bool>* cancel_on_first_call_;
   int calls_ = 0;
 };
-
-// The bracket depth the server refuses above (mcp_server.cc, k_max_nesting), counted the
-// same way: outside strings only.
-bool nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-constexpr std::size_t k_server_nesting_limit = 128;
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r\n") == line.npos;
@@ -192,7 +164,7 @@ struct expectation {
 expectation expect(std::string_view line) {
   expectation out;
   if (is_blank(line)) return out;
-  if (nests_deeper_than(line, k_server_nesting_limit)) {
+  if (logwire::nests_deeper_than(line, logwire::k_max_mcp_nesting)) {
     out.reply = true;  // refused before it is read, so with a null id
     return out;
   }
@@ -233,8 +205,7 @@ void check_reply(std::string_view line, const expectation& expected,
   const bool has_result = message.contains("result");
   const bool has_error = message.contains("error");
   require(has_result != has_error, "a reply needs exactly one of result and error", *reply);
-  require(message.size() == 3, "a reply has members besides jsonrpc, id and result/error",
-          *reply);
+  require(message.size() == 3, "a reply has members besides jsonrpc, id and result/error", *reply);
   if (has_error) {
     const json& error = message["error"];
     require(error.is_object() && error.contains("code") && error["code"].is_number_integer() &&
@@ -265,13 +236,11 @@ void check_reply(std::string_view line, const expectation& expected,
     if (result.value("isError", false)) {
       const json* code = nullptr;
       if (const auto structured = result.find("structuredContent");
-          structured != result.end() && structured->is_object() &&
-          structured->contains("error") && (*structured)["error"].is_object() &&
-          (*structured)["error"].contains("code")) {
+          structured != result.end() && structured->is_object() && structured->contains("error") &&
+          (*structured)["error"].is_object() && (*structured)["error"].contains("code")) {
         code = &(*structured)["error"]["code"];
       }
-      require(code != nullptr && code->is_string() &&
-                  !code->get_ref<const std::string&>().empty(),
+      require(code != nullptr && code->is_string() && !code->get_ref<const std::string&>().empty(),
               "an isError tool result without an error code", *reply);
     }
   }

@@ -34,6 +34,15 @@ inline constexpr std::int64_t k_default_max_bytes = 20'000;
 // hostile client, and the broker would refuse anything over 1 MiB anyway.
 inline constexpr std::size_t k_max_mcp_line = 4 * 1024 * 1024;
 
+// Messages nested deeper are answered with an error unread: nlohmann parses without
+// recursion but serializes with it, so "[[[[..." forwarded to the broker would overflow
+// the stack. No real MCP message nests anywhere near this deep.
+inline constexpr std::size_t k_max_mcp_nesting = 128;
+
+// Whether `text` nests brackets deeper than `limit`, counting outside JSON strings only,
+// so it needs no parse and cannot itself be deep.
+bool nests_deeper_than(std::string_view text, std::size_t limit);
+
 // A JSON-RPC 2.0 error object: a code from the specification and a message for the client.
 struct jsonrpc_error {
   int code;
