@@ -133,9 +133,11 @@ void report_queries(const std::string& when, const query_reports& reports, soak_
 // nothing competes for the cores or the store's lock.
 //   strict:  the store's p99 within the budget, under load and quiet; the round trip's
 //            within the budget plus k_scheduler_allowance_ms.
-//   relaxed: both within the budget plus k_scheduler_allowance_ms (a short run inside
-//            `make test` on a small shared machine; the figures are printed beside the
-//            budgets either way).
+//   relaxed: the p95 of both within the budget plus k_scheduler_allowance_ms. A short
+//            run inside `make test`, on a small machine shared with whatever else runs
+//            there, asks the text search only a few dozen times; its p99 is then its
+//            slowest answer, and one stall of the whole machine would decide it. The p99s
+//            are printed beside the budgets either way.
 void check_latency(bool strict, const query_reports& loaded, const query_reports& quiet,
                    soak_verdict& outcome);
 

@@ -405,9 +405,8 @@ int main(int argc, char** argv) {
                  "Rate limit of the last service, below its rate (0: the default for all)")
       ->capture_default_str();
   app.add_option("--latency", options.latency,
-                 "strict: p99 within each budget; relaxed (a short run on a small machine): p99 "
-                 "within the budget plus one scheduling period under load, within the budget "
-                 "once the load is over")
+                 "strict: p99 within each budget; relaxed (a short run on a small shared "
+                 "machine): p95 within the budget plus one scheduling period")
       ->check(CLI::IsMember({"strict", "relaxed"}))
       ->capture_default_str();
   app.add_option("--queries-per-second", options.fast_queries,
