@@ -391,6 +391,76 @@ TEST_F(dedup, the_window_is_measured_on_backend_timestamps_not_on_arrival) {
       insert_status::stored);
 }
 
+TEST_F(dedup, a_broker_that_falls_behind_still_folds_the_repeats_logged_within_the_window) {
+  // The broker stalls for 6 s, three windows, right after storing "stalled"; then it
+  // drains what the backend logged meanwhile, each record 6 s after it was logged.
+  send({.message = "stalled"});
+  records_->maintain(k_base + 6 * k_s);
+  for (int i = 1; i <= 3; ++i) {
+    send({.message = "tick " + std::to_string(i),
+          .timestamp_ns = k_base + i * k_s / 2,
+          .receive_ns = k_base + 6 * k_s + i});
+  }
+  EXPECT_EQ(send({.message = "stalled",
+                  .timestamp_ns = k_base + 2 * k_s,
+                  .receive_ns = k_base + 6 * k_s + 10}),
+            insert_status::deduplicated);
+  EXPECT_EQ(counts_of("api").deduplicated, 1u);
+}
+
+TEST_F(dedup, forgets_once_the_backends_time_and_the_brokers_have_both_moved_two_windows_on) {
+  send({.message = "old"});
+  // The broker's clock has moved on; the backends' time has not.
+  records_->maintain(k_base + 5 * k_s);
+  send({.message = "other", .timestamp_ns = k_base + 3 * k_s, .receive_ns = k_base + 5 * k_s});
+  EXPECT_EQ(send({.message = "old", .timestamp_ns = k_base + k_s, .receive_ns = k_base + 5 * k_s}),
+            insert_status::deduplicated);
+  // Now the backends' time has too: a repeat that arrives this late is a new record, as it
+  // would be had it arrived in time (the window, not memory, decides).
+  send({.message = "later", .timestamp_ns = k_base + 5 * k_s, .receive_ns = k_base + 5 * k_s + 1});
+  EXPECT_EQ(
+      send(
+          {.message = "old", .timestamp_ns = k_base + 2 * k_s, .receive_ns = k_base + 5 * k_s + 2}),
+      insert_status::stored);
+}
+
+TEST_F(dedup, a_backend_clock_far_ahead_neither_holds_nor_rushes_what_is_remembered) {
+  // An hour ahead: it counts as its receive time, so the broker's clock ages it as usual.
+  send({.service = "ahead",
+        .message = "m",
+        .timestamp_ns = k_base + 3600 * k_s,
+        .receive_ns = k_base});
+  send({.service = "api", .message = "a", .timestamp_ns = k_base, .receive_ns = k_base});
+  EXPECT_EQ(send({.service = "api",
+                  .message = "a",
+                  .timestamp_ns = k_base + k_s,
+                  .receive_ns = k_base + k_s}),
+            insert_status::deduplicated)
+      << "the frontier did not leap an hour";
+  send({.service = "api",
+        .message = "b",
+        .timestamp_ns = k_base + 5 * k_s,
+        .receive_ns = k_base + 5 * k_s});
+  EXPECT_EQ(send({.service = "ahead",
+                  .message = "m",
+                  .timestamp_ns = k_base + 3601 * k_s,
+                  .receive_ns = k_base + 5 * k_s + 1}),
+            insert_status::stored)
+      << "forgotten once both clocks moved two windows on, though within the window";
+}
+
+TEST_F(dedup, a_frozen_backend_clock_is_forgotten_after_the_lag_allowance) {
+  // Every record with the same timestamp: the frontier never moves.
+  const std::int64_t allowance = dedup_window::k_lag_allowance_ns;
+  send({.message = "frozen"});
+  records_->maintain(k_base + 4 * k_s + allowance);
+  EXPECT_EQ(send({.message = "frozen", .receive_ns = k_base + 4 * k_s + allowance}),
+            insert_status::deduplicated);
+  records_->maintain(k_base + 4 * k_s + allowance + 1);
+  EXPECT_EQ(send({.message = "frozen", .receive_ns = k_base + 4 * k_s + allowance + 2}),
+            insert_status::stored);
+}
+
 TEST_F(dedup, repeats_are_measured_against_the_stored_record_not_the_last_repeat) {
   send({.message = "tick"});
   EXPECT_EQ(send({.message = "tick", .timestamp_ns = k_base + k_s}), insert_status::deduplicated);

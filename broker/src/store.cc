@@ -352,6 +352,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
     last->second = meta.sequence;
   }
   expire(meta.receive_ns);
+  dedup_.saw(root.timestamp_ns(), meta.receive_ns);
   dedup_.age(meta.receive_ns);  // bounded without maintain(): it forgets from the front only
   const auto service = intern_service(meta.service);
   if (!service) return insert_status::refused;
@@ -396,7 +397,7 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
   if (is_record && first_of_kind) note_app_version(*service, root);
   if (is_record) {
     if (dedup_.enabled()) {
-      dedup_.remember(key, end_ordinal() - 1, meta.receive_ns);
+      dedup_.remember(key, end_ordinal() - 1, root.timestamp_ns(), meta.receive_ns);
       while (entries_.size() > 1 && log_.used_bytes() + index_bytes() > options_.memory_cap_bytes) {
         evict_front(false);
       }
