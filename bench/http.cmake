@@ -1,0 +1,1 @@
+# Browser events over the broker's WebSocket.

@@ -1,0 +1,1 @@
+# Browser events, their store and the timeline: unit tests.

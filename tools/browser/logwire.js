@@ -1,0 +1,1 @@
+// logwire.js: the browser script. (Being written: see tests/browser.)
