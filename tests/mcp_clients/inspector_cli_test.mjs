@@ -1,8 +1,8 @@
 // logwire-mcp driven by the MCP Inspector's CLI mode, the tool developers use to try an
-// MCP server by hand: it starts the bridge on stdio, runs one method and prints the result
-// as JSON, which the test reads.
+// MCP server by hand: it starts the bridge on stdio (or connects to one serving Streamable
+// HTTP), runs one method and prints the result as JSON, which the test reads.
 //
-//   node inspector_cli_test.mjs <dir of the logwire binaries>
+//   node inspector_cli_test.mjs <dir of the logwire binaries> [stdio | http]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,8 +17,9 @@ import {
 } from './logwire_instance.mjs';
 
 const binDir = process.argv[2];
-if (!binDir) {
-  console.error('usage: node inspector_cli_test.mjs <dir of the logwire binaries>');
+const transportName = process.argv[3] ?? 'stdio';
+if (!binDir || !['stdio', 'http'].includes(transportName)) {
+  console.error('usage: node inspector_cli_test.mjs <dir of the logwire binaries> [stdio | http]');
   process.exit(2);
 }
 
@@ -28,9 +29,10 @@ const packageFile = require.resolve('@modelcontextprotocol/inspector-cli/package
 const inspectorPackage = JSON.parse(readFileSync(packageFile, 'utf8'));
 const inspectorCli = join(dirname(packageFile), inspectorPackage.bin['mcp-inspector-cli']);
 
-// One CLI run: '--cli <bridge> <bridge args> --method ...'; returns the JSON it printed.
-async function inspect(bridge, methodArgs) {
-  const args = [inspectorCli, '--cli', bridge.command, ...bridge.args, ...methodArgs];
+// One CLI run: '--cli <target> --method ...', the target being the bridge's command line
+// or its URL and '--transport http'; returns the JSON it printed.
+async function inspect(target, methodArgs) {
+  const args = [inspectorCli, '--cli', ...target, ...methodArgs];
   // 1.0.3 finds its package.json by checking "../package.json" against the working
   // directory but importing it relative to its own module; from the directory of that
   // module both name the same file.
@@ -51,11 +53,17 @@ async function inspect(bridge, methodArgs) {
   return { output, shown };
 }
 
-await usingLogwire('inspector_cli_test', binDir, 90000, async (logwire) => {
+await usingLogwire(`inspector_cli_test ${transportName}`, binDir, 90000, async (logwire) => {
   check(inspectorPackage.version === '1.0.3', 'the Inspector CLI is the pinned 1.0.3',
         `installed: ${inspectorPackage.version}`);
   await logwire.putRecords();
-  const bridge = await logwire.bridgeCommand();
+  let bridge;
+  if (transportName === 'http') {
+    bridge = [await logwire.startHttpBridge(), '--transport', 'http'];
+  } else {
+    const { command, args } = await logwire.bridgeCommand();
+    bridge = [command, ...args];
+  }
 
   {
     const { output, shown } = await inspect(bridge, ['--method', 'tools/list']);

@@ -112,6 +112,7 @@ export class LogwireInstance {
     this.runtimeDir = join(this.root, 'rt');
     this.brokerLog = join(this.root, 'broker.log');
     this.broker = null;
+    this.httpBridge = null;
   }
 
   binary(name) {
@@ -128,6 +129,47 @@ export class LogwireInstance {
     const args = ['--runtime-dir', this.runtimeDir];
     if (help.stdout.includes('--no-start-broker')) args.push('--no-start-broker');
     return { command: bridge, args };
+  }
+
+  // logwire-mcp serving Streamable HTTP on a free loopback port (--http 127.0.0.1:0) for
+  // the test's broker; resolves to its endpoint, read from the line it writes to stderr.
+  // cleanUp() stops it.
+  async startHttpBridge() {
+    const { command, args } = await this.bridgeCommand();
+    this.httpBridge = spawn(command, [...args, '--http', '127.0.0.1:0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.httpBridgeLog = '';
+    this.httpBridgeExit = new Promise((resolve) => {
+      this.httpBridge.on('exit', (status, signal) => resolve({ status, signal }));
+      this.httpBridge.on('error', (error) => resolve({ status: -1, signal: null, error }));
+    });
+    const url = await within(10000, 'logwire-mcp --http naming its endpoint', new Promise(
+      (resolve) => {
+        this.httpBridge.stderr.on('data', (chunk) => {
+          this.httpBridgeLog += chunk;
+          const found = /serving MCP at (http:\/\/\S+\/mcp)/.exec(this.httpBridgeLog);
+          if (found) resolve(found[1]);
+        });
+        this.httpBridgeExit.then(() => resolve(null));
+      }));
+    check(url, 'logwire-mcp --http 127.0.0.1:0 serves MCP and says where',
+          `its stderr:\n${this.httpBridgeLog}`);
+    return url;
+  }
+
+  // Stops the HTTP bridge with SIGTERM; resolves to how it ended.
+  async stopHttpBridge() {
+    if (!this.httpBridge) return null;
+    const bridge = this.httpBridge;
+    this.httpBridge = null;
+    if (bridge.exitCode === null && bridge.signalCode === null) bridge.kill('SIGTERM');
+    const ended = await Promise.race([this.httpBridgeExit, sleep(5000).then(() => null)]);
+    if (!ended) {
+      bridge.kill('SIGKILL');
+      await Promise.race([this.httpBridgeExit, sleep(2000)]);
+    }
+    return ended;
   }
 
   async logwire(args, timeoutMs = 10000) {
@@ -191,6 +233,7 @@ export class LogwireInstance {
   // Stops the broker (SIGTERM, then SIGKILL), forgets its shared memory and removes the
   // temporary directory. Safe to call twice.
   async cleanUp() {
+    await this.stopHttpBridge();
     if (this.broker && this.broker.exitCode === null && this.broker.signalCode === null) {
       this.broker.kill('SIGTERM');
       const stopped = await Promise.race([this.brokerExit, sleep(5000).then(() => null)]);

@@ -1,10 +1,13 @@
 // logwire-mcp driven by the official MCP TypeScript SDK's client, as an agent's host would
-// drive it: StdioClientTransport starts the bridge, Client negotiates, lists the tools and
-// calls observe against a real broker holding known records.
+// drive it: over stdio (StdioClientTransport starts the bridge) or over Streamable HTTP
+// (the bridge runs with --http, StreamableHTTPClientTransport connects), Client
+// negotiates, lists the tools and calls observe against a real broker holding known
+// records.
 //
-//   node sdk_client_test.mjs <dir of the logwire binaries>
+//   node sdk_client_test.mjs <dir of the logwire binaries> [stdio | http]
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   LATEST_PROTOCOL_VERSION,
   McpError,
@@ -24,8 +27,9 @@ const REQUEST_TIMEOUT_MS = 10000;
 const options = { timeout: REQUEST_TIMEOUT_MS };
 
 const binDir = process.argv[2];
-if (!binDir) {
-  console.error('usage: node sdk_client_test.mjs <dir of the logwire binaries>');
+const transportName = process.argv[3] ?? 'stdio';
+if (!binDir || !['stdio', 'http'].includes(transportName)) {
+  console.error('usage: node sdk_client_test.mjs <dir of the logwire binaries> [stdio | http]');
   process.exit(2);
 }
 
@@ -127,35 +131,22 @@ async function checkUnknownTool(client) {
         'the error names the tool', error.message);
 }
 
-await usingLogwire('sdk_client_test', binDir, 90000, async (logwire) => {
-  await logwire.putRecords();
+// The stdio bridge: the SDK starts it and ends it by closing its input.
+async function overStdio(logwire, body) {
   const { command, args } = await logwire.bridgeCommand();
   const transport = new StdioClientTransport({ command, args, stderr: 'pipe' });
   let bridgeStderr = '';
   transport.stderr?.on('data', (chunk) => (bridgeStderr += chunk));
-  // The SDK tells the transport the version it negotiated (HTTP transports send it as a
-  // header); the stdio transport has no use for it, so the test listens there.
-  const negotiated = { version: null };
-  transport.setProtocolVersion = (version) => (negotiated.version = version);
-
-  const client = new Client({ name: 'logwire-sdk-client-test', version: '1.0.0' });
   let closeMs = 0;
   try {
-    await within(REQUEST_TIMEOUT_MS, 'initialize', client.connect(transport, options));
-    await checkNegotiation(client, negotiated);
-    await checkToolsList(client);
-    await checkErrorRecordFound(client);
-    await checkBadArgument(client);
-    await checkUnknownTool(client);
-    const ping = await client.ping(options);
-    check(typeof ping === 'object', 'the bridge still answers ping after the errors');
+    await body(transport);
   } catch (error) {
     if (bridgeStderr) console.error(`logwire-mcp stderr:\n${bridgeStderr}`);
     throw error;
   } finally {
     const pid = transport.pid;
     const closing = Date.now();
-    await within(10000, 'closing the client', client.close()).catch(() => {});
+    await within(10000, 'closing the client', transport.close()).catch(() => {});
     closeMs = Date.now() - closing;
     if (pid !== null && pid !== undefined && isRunning(pid)) {
       process.kill(pid, 'SIGKILL');
@@ -165,6 +156,52 @@ await usingLogwire('sdk_client_test', binDir, 90000, async (logwire) => {
   // The SDK ends the bridge's stdin, waits 2 s for it to exit, then sends SIGTERM.
   check(closeMs < 2000, 'logwire-mcp exits at end of its input, without a signal',
         `the SDK's close took ${closeMs} ms`);
+}
+
+// The HTTP bridge: a server of its own; the client ends its session (DELETE) and the
+// bridge stops cleanly on SIGTERM.
+async function overHttp(logwire, body) {
+  const url = await logwire.startHttpBridge();
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  try {
+    await body(transport);
+    check(typeof transport.sessionId === 'string' && transport.sessionId.length > 0,
+          'the bridge gave the client an Mcp-Session-Id', String(transport.sessionId));
+    await within(10000, 'ending the session', transport.terminateSession());
+    check(transport.sessionId === undefined, 'the client ended its session with DELETE');
+  } catch (error) {
+    console.error(`logwire-mcp stderr:\n${logwire.httpBridgeLog}`);
+    throw error;
+  } finally {
+    await within(10000, 'closing the client', transport.close()).catch(() => {});
+  }
+  const ended = await logwire.stopHttpBridge();
+  check(ended?.status === 0, 'logwire-mcp --http stops on SIGTERM with status 0',
+        `${JSON.stringify(ended)}\n${logwire.httpBridgeLog}`);
+}
+
+await usingLogwire(`sdk_client_test ${transportName}`, binDir, 90000, async (logwire) => {
+  await logwire.putRecords();
+  const over = transportName === 'http' ? overHttp : overStdio;
+  await over(logwire, async (transport) => {
+    // The SDK tells the transport the version it negotiated (the HTTP transport sends it
+    // as a header from then on); the test listens there too.
+    const negotiated = { version: null };
+    const setProtocolVersion = transport.setProtocolVersion?.bind(transport);
+    transport.setProtocolVersion = (version) => {
+      negotiated.version = version;
+      setProtocolVersion?.(version);
+    };
+    const client = new Client({ name: 'logwire-sdk-client-test', version: '1.0.0' });
+    await within(REQUEST_TIMEOUT_MS, 'initialize', client.connect(transport, options));
+    await checkNegotiation(client, negotiated);
+    await checkToolsList(client);
+    await checkErrorRecordFound(client);
+    await checkBadArgument(client);
+    await checkUnknownTool(client);
+    const ping = await client.ping(options);
+    check(typeof ping === 'object', 'the bridge still answers ping after the errors');
+  });
   // The records reached the agent through the SDK; the broker is still the one that holds
   // them (the bridge did not start another).
   const query = await logwire.logwire(['query', '--request-id', ERROR_REQUEST_ID]);
