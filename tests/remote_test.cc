@@ -1198,6 +1198,43 @@ TEST_F(sessions_fixture, notes_a_bye_and_forgets_the_session) {
   EXPECT_EQ(data(records(2, 1)).code(), remote::refusal::no_session);
 }
 
+TEST_F(sessions_fixture, a_producer_gone_silent_is_noted_and_no_longer_shown_connected) {
+  const std::int64_t timeout = std::chrono::nanoseconds(remote::k_session_timeout).count();
+  const auto producers = [&] {
+    const auto services = store_.services({"checkout"});
+    return services.empty() ? ~0u : services[0].producers;
+  };
+  hello("peer-1", {}, k_now);
+  ASSERT_EQ(producers(), 1u);
+  sessions_->expire(k_now + timeout + 1);
+  const auto silent = notes("silent");
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].severity, level::warn);
+  EXPECT_NE(silent[0].message.find("producer went silent: checkout"), std::string::npos)
+      << silent[0].message;
+  EXPECT_EQ(producers(), 0u) << "a killed producer is not shown connected";
+
+  // It speaks again (a network back after a minute): connected anew, and silent again.
+  hello("peer-1", {}, k_now + 2 * timeout);
+  EXPECT_EQ(notes("connected").size(), 2u);
+  EXPECT_EQ(producers(), 1u);
+  sessions_->expire(k_now + 3 * timeout + 1);
+  EXPECT_EQ(notes("silent").size(), 2u);
+  EXPECT_EQ(producers(), 0u);
+}
+
+TEST_F(sessions_fixture, names_the_transport_it_was_given_in_its_notes) {
+  remote_sessions websocket(store_, "websocket");
+  send(websocket, remote::command::hello, hello_body({}), "ws-1");
+  const auto connected = notes("connected");
+  ASSERT_EQ(connected.size(), 1u);
+  EXPECT_NE(connected[0].message.find("websocket from 127.0.0.1:5555"), std::string::npos)
+      << connected[0].message;
+  const auto services = store_.services({"checkout"});
+  ASSERT_EQ(services.size(), 1u);
+  EXPECT_EQ(services[0].transport, "websocket");
+}
+
 TEST_F(sessions_fixture, expire_forgets_only_sessions_silent_past_the_timeout) {
   const std::int64_t timeout = std::chrono::nanoseconds(remote::k_session_timeout).count();
   hello("quiet", {}, k_now);

@@ -26,7 +26,8 @@ instance_id instance_of(const wire::ProducerIdentity& identity) {
 
 }  // namespace
 
-remote_sessions::remote_sessions(store& records) : store_(records), reply_(256) {}
+remote_sessions::remote_sessions(store& records, std::string transport)
+    : store_(records), transport_(std::move(transport)), reply_(256) {}
 
 remote_sessions::reply remote_sessions::handle(std::string_view peer,
                                                std::span<const std::span<const std::byte>> frames,
@@ -51,7 +52,7 @@ remote_sessions::reply remote_sessions::handle(std::string_view peer,
   }
   // BYE: the producer closed after its last acknowledgement.
   note(s, entry_kind::disconnected, 0, level::info, "producer disconnected: " + s.service,
-       {{"event", "disconnected"}, {"transport", "tcp"}}, now_ns);
+       {{"event", "disconnected"}, {"transport", transport_}}, now_ns);
   spdlog::info("remote producer disconnected: {} on {}", s.service, s.host);
   const std::uint64_t next = s.next_sequence;
   sessions_.erase(found);
@@ -78,9 +79,16 @@ remote_sessions::reply remote_sessions::hello(std::string_view peer, const wire:
 
   const std::string pid = std::to_string(identity.pid());
   const std::string from =
-      peer_address.empty() ? std::string("tcp") : "tcp from " + std::string(peer_address);
-  // Stored once per producer instance: a reconnect after a broker restart is no news.
-  note(s, entry_kind::connected, 0, level::info,
+      peer_address.empty() ? transport_ : transport_ + " from " + std::string(peer_address);
+  // Stored once per producer instance: a reconnect after a broker restart is no news; one
+  // after the session expired is (the store last heard it went silent).
+  std::uint64_t connected_sequence = 0;
+  if (const auto silent = std::find(went_silent_.begin(), went_silent_.end(), s.instance);
+      silent != went_silent_.end()) {
+    went_silent_.erase(silent);
+    connected_sequence = next_note_sequence(s.instance, entry_kind::connected);
+  }
+  note(s, entry_kind::connected, connected_sequence, level::info,
        "producer connected: " + s.service + " (pid " + pid + " on " + s.host + ", " +
            text(identity.language()) + " logwire " + text(identity.library_version()) + ", " +
            from + ")",
@@ -88,7 +96,7 @@ remote_sessions::reply remote_sessions::hello(std::string_view peer, const wire:
         {"pid", static_cast<std::int64_t>(identity.pid())},
         {"host", s.host},
         {"language", text(identity.language())},
-        {"transport", "tcp"}},
+        {"transport", transport_}},
        now_ns);
   spdlog::info("remote producer {}: {} pid {} on {}, from sequence {}",
                last ? "resumed" : "connected", s.service, pid, s.host, s.next_sequence);
@@ -217,10 +225,28 @@ void remote_sessions::note(const session& s, entry_kind kind, std::uint64_t sequ
                         .kind = kind});
 }
 
+std::uint64_t remote_sessions::next_note_sequence(const instance_id& instance,
+                                                  entry_kind kind) const {
+  const auto last = store_.last_sequence(instance, kind);
+  return last ? *last + 1 : 0;
+}
+
 void remote_sessions::expire(std::int64_t now_ns) {
   const auto timeout = std::chrono::nanoseconds(remote::k_session_timeout).count();
-  std::erase_if(sessions_,
-                [&](const auto& entry) { return now_ns - entry.second.last_heard_ns > timeout; });
+  const auto timeout_s =
+      std::chrono::duration_cast<std::chrono::seconds>(remote::k_session_timeout).count();
+  std::erase_if(sessions_, [&](const auto& entry) {
+    const session& s = entry.second;
+    if (now_ns - s.last_heard_ns <= timeout) return false;
+    note(s, entry_kind::crashed, next_note_sequence(s.instance, entry_kind::crashed), level::warn,
+         "producer went silent: " + s.service + " on " + s.host + " (nothing heard for " +
+             std::to_string(timeout_s) + " s; killed, or its network is gone)",
+         {{"event", "silent"}, {"transport", transport_}}, now_ns);
+    spdlog::info("remote producer went silent: {} on {}", s.service, s.host);
+    if (went_silent_.size() >= k_max_sessions) went_silent_.erase(went_silent_.begin());
+    went_silent_.push_back(s.instance);
+    return true;
+  });
 }
 
 }  // namespace logwire

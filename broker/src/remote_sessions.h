@@ -39,14 +39,19 @@ class remote_sessions {
     std::span<const std::byte> body;  // valid until the next call
   };
 
-  explicit remote_sessions(store& records);
+  // `transport` names the way the producers reach the broker in the notes ("tcp" for
+  // ZeroMQ, "websocket"); the services mode shows it.
+  explicit remote_sessions(store& records, std::string transport = "tcp");
 
   // Handles one message from the peer with routing id `peer` (frames after the id) and
   // returns the reply to send it. `peer_address` is for the notes ("tcp from ...").
   reply handle(std::string_view peer, std::span<const std::span<const std::byte>> frames,
                std::string_view peer_address, std::int64_t now_ns);
 
-  // Forgets sessions silent for longer than remote::k_session_timeout.
+  // Forgets sessions silent for longer than remote::k_session_timeout, each with a note
+  // that its producer went silent (a process killed, a network gone): the services mode
+  // then shows it no longer connected. Should it speak again, its HELLO notes it connected
+  // anew.
   void expire(std::int64_t now_ns);
 
   std::size_t sessions() const noexcept { return sessions_.size(); }
@@ -69,13 +74,21 @@ class remote_sessions {
   void note(const session& s, entry_kind kind, std::uint64_t sequence, level severity,
             std::string_view message, std::initializer_list<field> fields, std::int64_t now_ns);
 
+  // The next sequence of a note of this kind for this instance: notes that may come more
+  // than once in an instance's life (silent, connected again) each need a sequence of
+  // their own, or the store takes the repeat for a replay.
+  std::uint64_t next_note_sequence(const instance_id& instance, entry_kind kind) const;
+
   store& store_;
+  std::string transport_;
   record_sanitizer sanitizer_;
   record_encoder notes_;
   flatbuffers::FlatBufferBuilder reply_;
   std::vector<std::uint64_t> body_;     // a message body copied to 8-byte alignment
   std::vector<std::uint64_t> aligned_;  // a record copied to 8-byte alignment
   std::unordered_map<std::string, session> sessions_;
+  // Instances whose session expired, until they say HELLO again (at most k_max_sessions).
+  std::vector<instance_id> went_silent_;
   remote_counters counters_;
 };
 
