@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev
   jq
   python3 python3-zmq python3-flatbuffers python3-pytest
+  chromium
 )
 
 # apt-get install <packages>, as root or through sudo.
