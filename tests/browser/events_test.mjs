@@ -17,6 +17,7 @@ browserTest('events', 90000, async ({ world, browser }) => {
   await page.evaluate(async (closed) => {
     console.error('Payment failed: %s (code %d)', 'gateway timeout', 504, { orderId: 7 });
     console.error(new Error('logged with its stack'));
+    console.error('broken \ud800 string');
     window.failLater();
     Promise.reject(new Error('payment declined'));
     Promise.reject('a plain reason');
@@ -95,6 +96,9 @@ browserTest('events', 90000, async ({ world, browser }) => {
   check(consoles[1]?.message === 'Error: logged with its stack' &&
     /logged with its stack\n\s+at /.test(consoles[1].stack ?? ''),
   'console.error(Error): message and stack', consoles[1]);
+
+  check(consoles[2]?.message === 'broken \ufffd string',
+    'a lone surrogate in a message is sent as U+FFFD (the batch stays UTF-8)', consoles[2]);
 
   const exception = find((event) => event.kind === 'exception');
   check(exception && /TypeError: boom at checkout/.test(exception.message) &&

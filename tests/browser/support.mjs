@@ -191,6 +191,15 @@ export function contractErrors(batch) {
   const fail = (what) => errors.push(what);
   if (!batch || typeof batch !== 'object') return ['the batch is not a JSON object'];
   if (batch.v !== 1) fail(`v is ${JSON.stringify(batch.v)}, not 1`);
+  // A lone surrogate ("\ud800") is not UTF-8: the broker refuses the whole batch.
+  const strings = [];
+  const walk = (value) => {
+    if (typeof value === 'string') strings.push(value);
+    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+  };
+  walk(batch);
+  const broken = strings.find((text) => !text.isWellFormed());
+  if (broken !== undefined) fail(`a string with a lone surrogate: ${JSON.stringify(broken)}`);
   if (!batch.page || typeof batch.page.id !== 'string' || !batch.page.id) fail('no page.id');
   if (batch.page && typeof batch.page.url !== 'string') fail('no page.url');
   if (!Number.isSafeInteger(batch.seq) || batch.seq < 0) fail(`seq ${batch.seq} is not a count`);
