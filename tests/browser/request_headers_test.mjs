@@ -159,5 +159,25 @@ browserTest('request_headers', 90000, async ({ world, browser }) => {
   }
   check(byCase.get('14') && byCase.get('14').error === 'opaque response',
     'a no-cors request is recorded as an opaque response', byCase.get('14'));
+
+  // A second copy of the script (two tags, or a bundle and a tag) leaves the first in charge.
+  const before = world.broker.events().length;
+  const twice = await page.evaluate(async (broker) => {
+    const pageId = window.logwire.pageId;
+    await new Promise((resolve, reject) => {
+      const tag = document.createElement('script');
+      tag.src = `${broker}/logwire.js`;
+      tag.onload = resolve;
+      tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+    const answer = await (await fetch('/api/echo?case=twice')).json();
+    await window.logwire.flush();
+    return { samePage: window.logwire.pageId === pageId, requestId: answer.requestId };
+  }, world.broker.origin);
+  const added = world.broker.events().slice(before);
+  check(twice.samePage && /^req-[0-9a-f]{8}-\d{4,}$/.test(twice.requestId) && added.length === 1,
+    'loaded twice, the script still adds one X-Request-ID and records a request once',
+    { twice, added });
   check(page.errors.length === 0, 'nothing reached the page as an uncaught error', page.errors);
 });

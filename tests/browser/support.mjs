@@ -115,7 +115,8 @@ export class Origin {
   }
 }
 
-// An application origin: serves the test pages (tests/browser/pages, with {{BROKER}},
+// An application origin: serves the test pages (tests/browser/pages, with {{BROKER}} (the
+// stand-in's origin, or world.brokerOrigin when set: a real broker),
 // {{API}}, {{THIRD}} and {{APP}} filled in) and /api/echo, which answers with the
 // correlation headers it received and the status asked for (?status=500). CORS: `cors` is
 // 'page' (same origin only), 'api' (the page's origin, with X-Request-ID and traceparent
@@ -148,7 +149,7 @@ export function appOrigin(name, { pagesDir, cors, host, world }) {
         return;
       }
       const text = readFileSync(file, 'utf8')
-        .replaceAll('{{BROKER}}', world.broker.origin)
+        .replaceAll('{{BROKER}}', world.brokerOrigin ?? world.broker.origin)
         .replaceAll('{{API}}', world.api.origin)
         .replaceAll('{{THIRD}}', world.third.origin)
         .replaceAll('{{APP}}', world.app.origin);
@@ -354,11 +355,12 @@ export async function openPage(browser, url) {
   return page;
 }
 
-// Runs `body({world, browser, scriptPath})` and exits: 0 when every check passed, 1 with
+// Runs `body({world, browser, scriptPath, pagesDir, args})` (args: the command line's
+// after the script and pages) and exits: 0 when every check passed, 1 with
 // the reason otherwise, 77 (skip) when Chromium is not installed. Every server and the
 // browser are stopped whatever happens; `deadlineMs` bounds the whole test.
 export async function browserTest(name, deadlineMs, body) {
-  const [scriptPath, pagesDir] = process.argv.slice(2);
+  const [scriptPath, pagesDir, ...args] = process.argv.slice(2);
   if (!existsSync(CHROMIUM)) {
     console.log(`skipped: ${CHROMIUM} not found; tools/install-deps.sh installs it (Debian package chromium)`);
     process.exit(77);
@@ -366,6 +368,7 @@ export async function browserTest(name, deadlineMs, body) {
   let world = null;
   let browser = null;
   let exiting = false;
+  const cleanUps = []; // the body's own (onCleanUp), run last first
   const finish = async (status, reason) => {
     if (exiting) return;
     exiting = true;
@@ -374,6 +377,14 @@ export async function browserTest(name, deadlineMs, body) {
       if (browser) await browser.close();
     } catch (error) {
       console.error(`closing Chromium: ${error.message}`);
+    }
+    for (const cleanUp of cleanUps.reverse()) {
+      try {
+        await cleanUp();
+      } catch (error) {
+        console.error(`clean-up: ${error.stack ?? error}`);
+        status = 1;
+      }
     }
     try {
       if (world) await world.close();
@@ -391,7 +402,10 @@ export async function browserTest(name, deadlineMs, body) {
   try {
     world = await startWorld({ scriptPath, pagesDir });
     browser = await launchChromium();
-    await body({ world, browser, scriptPath, pagesDir });
+    await body({
+      world, browser, scriptPath, pagesDir, args,
+      onCleanUp: (cleanUp) => cleanUps.push(cleanUp),
+    });
     clearTimeout(deadline);
     await finish(0);
   } catch (error) {
