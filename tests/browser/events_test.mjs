@@ -18,6 +18,9 @@ browserTest('events', 90000, async ({ world, browser }) => {
     console.error('Payment failed: %s (code %d)', 'gateway timeout', 504, { orderId: 7 });
     console.error(new Error('logged with its stack'));
     console.error('broken \ud800 string');
+    const big = { items: Array.from({ length: 5000 }, (_, i) => ({ i, deep: { deeper: { deepest: i } } })) };
+    big.self = big;
+    console.error('state', big, document.getElementById('pay'));
     window.failLater();
     Promise.reject(new Error('payment declined'));
     Promise.reject('a plain reason');
@@ -99,6 +102,11 @@ browserTest('events', 90000, async ({ world, browser }) => {
 
   check(consoles[2]?.message === 'broken \ufffd string',
     'a lone surrogate in a message is sent as U+FFFD (the batch stays UTF-8)', consoles[2]);
+
+  check(consoles[3]?.message.startsWith('state {"items":[{"i":0,"deep":{…}},') &&
+    consoles[3].message.includes('"… 4980 more"]') && consoles[3].message.endsWith('<button#pay>') &&
+    consoles[3].message.length < 4000,
+  'console.error(object): bounded text (3 levels, 20 items), cycles and elements fine', consoles[3]);
 
   const exception = find((event) => event.kind === 'exception');
   check(exception && /TypeError: boom at checkout/.test(exception.message) &&

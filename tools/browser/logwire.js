@@ -90,20 +90,42 @@
       return String(error);
     }
 
-    var inFormat = false;
+    // A value as short JSON-like text, bounded whatever the page logs: 3 levels deep, 20
+    // keys or items per level, strings cut at 200; getters that throw are skipped. (Not
+    // JSON.stringify: a large state object would cost the page milliseconds.)
+    function brief(value, depth) {
+      if (typeof value === 'string') return JSON.stringify(cut(value, 200));
+      if (typeof value === 'function') return 'function ' + (value.name || '') + '()';
+      if (value === null || typeof value !== 'object') return String(value);
+      if (value instanceof Error) return JSON.stringify(describeError(value));
+      if (typeof Element === 'function' && value instanceof Element) {
+        return '<' + selectorOf(value) + '>';
+      }
+      var array = Array.isArray(value);
+      if (depth >= 3) return array ? '[…]' : '{…}';
+      var keys = array ? null : Object.keys(value);
+      var count = array ? value.length : keys.length;
+      var parts = [];
+      for (var i = 0; i < count && i < 20; i++) {
+        var item;
+        try {
+          item = brief(array ? value[i] : value[keys[i]], depth + 1);
+        } catch (e) {
+          item = '?';
+        }
+        parts.push(array ? item : JSON.stringify(keys[i]) + ':' + item);
+      }
+      if (count > 20) parts.push('"… ' + (count - 20) + ' more"');
+      return array ? '[' + parts.join(',') + ']' : '{' + parts.join(',') + '}';
+    }
+
     function formatValue(value) {
       if (typeof value === 'string') return value;
       if (value instanceof Error) return describeError(value);
-      if (value === null || typeof value !== 'object') return String(value);
-      if (inFormat) return '[object]';
-      inFormat = true; // a toJSON that logs must not bring us back here
       try {
-        var text = JSON.stringify(value);
-        return text === undefined ? String(value) : text;
+        return brief(value, 0);
       } catch (e) {
-        return Object.prototype.toString.call(value);
-      } finally {
-        inFormat = false;
+        return Object.prototype.toString.call(value); // a Proxy that refuses, say
       }
     }
 
