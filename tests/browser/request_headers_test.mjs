@@ -180,4 +180,14 @@ browserTest('request_headers', 90000, async ({ world, browser }) => {
     'loaded twice, the script still adds one X-Request-ID and records a request once',
     { twice, added });
   check(page.errors.length === 0, 'nothing reached the page as an uncaught error', page.errors);
+
+  // data-api-origins="http://localhost:*": any port of that host, and nothing else.
+  const anyPort = await openPage(browser, `${world.app.origin}/pages/any_port.html`);
+  const ports = await anyPort.evaluate(async ({ api, third }) => {
+    const echo = async (url) => (await fetch(url)).json();
+    return { api: await echo(`${api}/api/echo?case=any-1`), third: await echo(`${third}/api/echo?case=any-2`) };
+  }, { api: world.api.origin, third: world.third.origin });
+  check(/^req-/.test(ports.api.requestId ?? '') && isTraceparent(ports.api.traceparent) &&
+    ports.third.requestId === null && ports.third.traceparent === null,
+  'data-api-origins with :* traces any port of that host, and no other host', ports);
 });

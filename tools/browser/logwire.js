@@ -195,10 +195,29 @@
     var pageOrigin = window.location.origin;
     var traced = Object.create(null); // origins whose requests get X-Request-ID and traceparent
     if (pageOrigin && pageOrigin !== 'null') traced[pageOrigin] = true;
+    var tracedAnyPort = []; // 'http://localhost:' for data-api-origins="http://localhost:*"
     setting('api-origins').split(/[\s,]+/).forEach(function (text) {
+      var anyPort = /^(https?:\/\/[^/:]+|https?:\/\/\[[0-9a-fA-F:.]+\]):\*\/?$/.exec(text);
+      if (anyPort) {
+        var base = originOf(anyPort[1]);
+        if (base) tracedAnyPort.push(base + ':');
+        return;
+      }
       var origin = text && originOf(text);
       if (origin) traced[origin] = true;
     });
+
+    function isTraced(origin) {
+      if (traced[origin]) return true;
+      for (var i = 0; i < tracedAnyPort.length; i++) {
+        var prefix = tracedAnyPort[i];
+        if (origin === prefix.slice(0, -1)) return true; // the scheme's default port
+        if (origin.lastIndexOf(prefix, 0) === 0 && /^\d+$/.test(origin.slice(prefix.length))) {
+          return true;
+        }
+      }
+      return false;
+    }
     var service = cut(setting('service'), CAP_ID);
     var sessionId = cut(setting('session-id'), CAP_ID);
 
@@ -549,7 +568,7 @@
       }
       // Headers on a no-cors request would be dropped by the browser; an init that is not a
       // plain object (a class instance) cannot be copied faithfully.
-      if (!traced[url.origin] || mode === 'no-cors' || (hasInit && !isPlainObject(init))) {
+      if (!isTraced(url.origin) || mode === 'no-cors' || (hasInit && !isPlainObject(init))) {
         return { call: call, args: args };
       }
       if (call.requestId && call.traceparent) return { call: call, args: args };
@@ -677,7 +696,7 @@
           if (call && (call.timestamp || this.readyState !== 1)) {
             call = null; // sent already: send() throws, as it would have
           } else if (call) {
-            if (traced[call.origin]) {
+            if (isTraced(call.origin)) {
               if (!call.requestId) {
                 call.requestId = newRequestId();
                 xhrSetHeader.call(this, 'X-Request-ID', call.requestId);
