@@ -87,8 +87,16 @@ browserTest('broker_down', 120000, async ({ world, browser }) => {
   check(world.broker.contractViolations().length === 0, 'every batch keeps the contract',
     world.broker.contractViolations());
 
-  // A broker that is down before the page loads: the tag fails, the page does not.
+  // The queue is bounded in bytes too: 8 KiB messages fill 4 Mi characters before 1000.
   await world.broker.close();
+  const big = await page.evaluate(() => {
+    for (let i = 0; i < 1000; i++) console.error(`${i} ${'x'.repeat(8200)}`);
+    return window.logwire.stats();
+  });
+  check(big.queued > 400 && big.queued < 510, 'a queue of large events stops at about 4 Mi characters',
+    big);
+
+  // A broker that is down before the page loads: the tag fails, the page does not.
   const orphan = await openPage(browser, `${world.app.origin}/pages/app.html?no-broker`);
   check(await orphan.evaluate(() => typeof window.logwire === 'undefined'),
     'with no broker the script is not there');

@@ -28,6 +28,7 @@
 
     var VERSION = '0.1.0';
     var MAX_QUEUE = 1000; // events waiting for the broker; when full, the oldest unsent go
+    var MAX_QUEUE_CHARS = 4 * 1024 * 1024; // and their JSON: at most 8 MiB of the page's memory
     var BATCH_EVENTS = 100; // events per POST
     var BATCH_CHARS = 256 * 1024; // UTF-16 units per POST: ≤ 768 KiB of UTF-8 (broker: 1 MiB)
     var BEACON_CHARS = 16 * 1024; // per sendBeacon: browsers allow 64 KiB in flight at unload
@@ -287,6 +288,7 @@
 
     var queue = []; // {seq, json}, in sequence order; a run may have gaps where events dropped
     var nextSeq = 0;
+    var queuedChars = 0; // the queue's JSON, in UTF-16 units
     var dropped = 0; // events the full queue pushed out
     var refused = 0; // events in batches the broker refused as malformed (400/413)
     var sentEvents = 0;
@@ -300,17 +302,20 @@
 
     function push(event) {
       var json = JSON.stringify(event);
-      if (queue.length >= MAX_QUEUE) {
-        // The oldest unsent event goes; the batch in flight stays put.
-        var index = sending ? sending.count : 0;
-        if (index >= queue.length) {
-          dropped += 1;
-          return;
-        }
-        queue.splice(index, 1);
+      // When full, the oldest unsent events go; the batch in flight stays put.
+      var keep = sending ? sending.count : 0;
+      while (queue.length > keep &&
+        (queue.length >= MAX_QUEUE || queuedChars + json.length > MAX_QUEUE_CHARS)) {
+        queuedChars -= queue[keep].json.length;
+        queue.splice(keep, 1);
         dropped += 1;
       }
+      if (queue.length >= MAX_QUEUE) {
+        dropped += 1;
+        return;
+      }
       queue.push({ seq: nextSeq++, json: json });
+      queuedChars += json.length;
       schedule(queue.length >= FLUSH_AT_EVENTS ? 0 : FLUSH_DELAY_MS);
     }
 
@@ -360,7 +365,7 @@
     function forget(first, count) {
       var end = first + count;
       var n = 0;
-      while (n < queue.length && queue[n].seq < end) n++;
+      while (n < queue.length && queue[n].seq < end) queuedChars -= queue[n++].json.length;
       if (n) queue.splice(0, n);
     }
 
