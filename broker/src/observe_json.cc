@@ -133,7 +133,7 @@ text_limits text_limits::for_budget(std::size_t max_bytes) noexcept {
 }
 
 void append_record_json(std::string& out, const log_record& record, const text_limits& limits,
-                        bool& cut) {
+                        bool& cut, std::string_view browser_request) {
   const bool whole = limits.whole_record;
   out += "{\"timestamp\":";
   append_time(out, record.timestamp_ns);
@@ -168,6 +168,10 @@ void append_record_json(std::string& out, const log_record& record, const text_l
     append_key(out, "stackTrace");
     append_text(out, record.stack_trace, limits.stack_trace, record, whole, cut);
   }
+  if (!browser_request.empty()) {
+    append_key(out, "browserRequest");
+    append_string(out, browser_request);
+  }
   if (record.repeat_count > 1) {
     append_key(out, "repeatCount");
     append_integer(out, record.repeat_count);
@@ -183,14 +187,16 @@ void append_record_json(std::string& out, const log_record& record, bool& cut) {
   append_record_json(out, record, text_limits::for_budget(k_default_max_bytes), cut);
 }
 
-std::string observe_json_text(store_result result, std::size_t max_bytes) {
+std::string observe_json_text(store_result result, std::size_t max_bytes,
+                              std::vector<std::string> browser_requests) {
   const text_limits limits = text_limits::for_budget(max_bytes);
   std::vector<std::string> entries(result.logs.size());
   std::vector<bool> entry_cut(entries.size(), false);
+  browser_requests.resize(result.logs.size());
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < result.logs.size(); ++i) {
     bool cut = false;
-    append_record_json(entries[i], result.logs[i], limits, cut);
+    append_record_json(entries[i], result.logs[i], limits, cut, browser_requests[i]);
     entry_cut[i] = cut;
     bytes += entries[i].size() + 1;
   }
@@ -232,7 +238,7 @@ std::string observe_json_text(store_result result, std::size_t max_bytes) {
     if (const std::size_t only = order[0]; count == 1 && entries[only].size() > budget) {
       entries[only].clear();
       bool cut = false;
-      append_record_json(entries[only], result.logs[only], k_tightest, cut);
+      append_record_json(entries[only], result.logs[only], k_tightest, cut, browser_requests[only]);
       entry_cut[only] = cut;
     }
     omitted = entries.size() - count;

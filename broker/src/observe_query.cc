@@ -13,15 +13,23 @@
 namespace logwire {
 namespace {
 
-constexpr std::array<std::string_view, 16> k_known_arguments = {
-    "what",      "service", "level", "since",  "until", "requestId", "traceId", "spanId",
-    "sessionId", "userId",  "text",  "fields", "limit", "cursor",    "id",      "maxBytes"};
+constexpr std::array<std::string_view, 20> k_known_arguments = {
+    "what",   "service",   "level",  "since", "until",  "requestId", "traceId",
+    "spanId", "sessionId", "userId", "text",  "fields", "limit",     "cursor",
+    "id",     "maxBytes",  "window", "kind",  "url",    "minStatus"};
 constexpr std::string_view k_accepted_arguments =
     "what, service, level, since, until, requestId, traceId, spanId, sessionId, userId, text, "
-    "fields, limit, cursor, id, maxBytes";
+    "fields, limit, cursor, id, maxBytes, window, kind, url, minStatus";
 // What each mode takes besides what and maxBytes; the filters of backend-logs but id.
 constexpr std::array<std::string_view, 1> k_services_arguments = {"service"};
 constexpr std::array<std::string_view, 3> k_summary_arguments = {"service", "since", "until"};
+constexpr std::array<std::string_view, 6> k_timeline_arguments = {"requestId", "traceId", "since",
+                                                                  "until",     "window",  "limit"};
+constexpr std::array<std::string_view, 9> k_frontend_arguments = {
+    "kind", "url", "minStatus", "since", "until", "requestId", "traceId", "limit", "cursor"};
+// The browser's arguments, which backend-logs does not take.
+constexpr std::array<std::string_view, 4> k_browser_arguments = {"window", "kind", "url",
+                                                                 "minStatus"};
 // A record's id is a decimal position: at most 20 digits.
 constexpr std::size_t k_max_id_digits = 20;
 // IDs and the text searched for are short; anything longer is a mistake.
@@ -52,6 +60,8 @@ std::optional<observe_mode> mode_named(std::string what) {
   if (what == "backend-logs") return observe_mode::backend_logs;
   if (what == "services") return observe_mode::services;
   if (what == "summary") return observe_mode::summary;
+  if (what == "timeline") return observe_mode::timeline;
+  if (what == "frontend") return observe_mode::frontend;
   return std::nullopt;
 }
 
@@ -129,6 +139,96 @@ broker_result_of<std::int64_t> time_argument(const nlohmann::json& value, std::s
   return *parsed;
 }
 
+// The timeline's own arguments, and those it shares with backend-logs (in `query`).
+broker_result_of<timeline_query> timeline_arguments(const nlohmann::json& args,
+                                                    const store_query& query) {
+  timeline_query timeline;
+  timeline.request_id = query.request_id;
+  timeline.trace_id = query.trace_id;
+  timeline.since_ns = query.since_ns;
+  timeline.until_ns = query.until_ns;
+  timeline.limit = query.limit;
+  if (timeline.request_id.empty() && timeline.trace_id.empty() &&
+      timeline.since_ns == std::numeric_limits<std::int64_t>::min()) {
+    return broker_error{"invalid_param",
+                        "timeline needs requestId, traceId, or since (a window of time)",
+                        "pass the requestId of a browser request or a backend record (observe "
+                        "what: \"frontend\" with minStatus 400 lists failed requests), or "
+                        "since: \"5m\""};
+  }
+  if (const auto found = args.find("window"); found != args.end() && !found->is_null()) {
+    std::optional<std::int64_t> ms;
+    if (found->is_string()) {
+      if (const auto parsed = parse_duration_ns(found->get_ref<const std::string&>()))
+        ms = *parsed / 1'000'000;
+    } else {
+      ms = whole_number(*found);
+    }
+    if (!ms || *ms < 0 || *ms > k_max_timeline_window_ms) {
+      return invalid("window must be milliseconds from 0 to " +
+                     std::to_string(k_max_timeline_window_ms) +
+                     " (a number, or \"250ms\", "
+                     "\"2s\"; default " +
+                     std::to_string(k_default_timeline_window_ms) +
+                     "): how far from a browser request a backend record without IDs may be "
+                     "and still be joined to it");
+    }
+    timeline.window_ns = *ms * 1'000'000;
+  }
+  return timeline;
+}
+
+// The frontend mode's own arguments, and those it shares with backend-logs (in `query`).
+std::optional<broker_error> frontend_arguments(const nlohmann::json& args, const store_query& query,
+                                               frontend_query& out) {
+  out.since_ns = query.since_ns;
+  out.until_ns = query.until_ns;
+  out.request_id = query.request_id;
+  out.trace_id = query.trace_id;
+  out.limit = query.limit;
+  const auto given = [&args](const char* name) -> const nlohmann::json* {
+    const auto found = args.find(name);
+    return found != args.end() && !found->is_null() ? &*found : nullptr;
+  };
+  if (const auto* kind = given("kind")) {
+    const std::string accepted =
+        "kind must be one of request, action, console, exception, rejection, page-load, or a "
+        "list of them";
+    std::vector<nlohmann::json> names;
+    if (kind->is_array()) {
+      names.assign(kind->begin(), kind->end());
+    } else {
+      names.push_back(*kind);
+    }
+    if (names.empty()) return invalid(accepted);
+    out.kinds = 0;
+    for (const auto& name : names) {
+      frontend_kind parsed{};
+      if (!name.is_string() || !parse_frontend_kind(name.get_ref<const std::string&>(), parsed))
+        return invalid(accepted);
+      out.kinds |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(parsed));
+    }
+  }
+  if (const auto* url = given("url")) {
+    if (!url->is_string() || url->get_ref<const std::string&>().empty() ||
+        url->get_ref<const std::string&>().size() > k_max_filter_bytes) {
+      return invalid("url must be a string of 1 to " + std::to_string(k_max_filter_bytes) +
+                     " characters (matched case-insensitively in the URL)");
+    }
+    out.url_text = url->get<std::string>();
+  }
+  if (const auto* status = given("minStatus")) {
+    const auto value = whole_number(*status);
+    if (!value || *value < 1 || *value > 999) {
+      return invalid(
+          "minStatus must be a whole number from 1 to 999: requests answered with "
+          "at least this status, or not answered at all (e.g. 400 for failures)");
+    }
+    out.min_status = static_cast<int>(*value);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 broker_result_of<observe_request> parse_observe_request(const nlohmann::json& arguments,
@@ -149,25 +249,40 @@ broker_result_of<observe_request> parse_observe_request(const nlohmann::json& ar
   if (what == args.end() || !what->is_string()) {
     return invalid("what is required: one of " + std::string(k_observe_modes));
   }
+  auto given = [&args](std::string_view name) -> const nlohmann::json* {
+    const auto found = args.find(std::string(name));
+    return found != args.end() && !found->is_null() ? &*found : nullptr;
+  };
   const auto mode = mode_named(what->get<std::string>());
   if (!mode) {
     return broker_error{"unknown_mode",
                         "unknown what '" + what->get<std::string>() + "'; accepted: " +
                             std::string(k_observe_modes) + " ('_' and '-' are the same)",
                         "call observe with what: \"summary\" for an overview, \"services\" for "
-                        "the services seen, \"backend-logs\" for the records"};
+                        "the services seen, \"backend-logs\" for the records, \"timeline\" "
+                        "for a browser request and what the backend did for it, \"frontend\" "
+                        "for the browser's events"};
   }
-  auto given = [&args](std::string_view name) -> const nlohmann::json* {
-    const auto found = args.find(std::string(name));
-    return found != args.end() && !found->is_null() ? &*found : nullptr;
-  };
-
   observe_request request;
   request.mode = *mode;
   if (*mode == observe_mode::services) {
     if (auto refused = not_taken(args, "services", k_services_arguments)) return *refused;
   } else if (*mode == observe_mode::summary) {
     if (auto refused = not_taken(args, "summary", k_summary_arguments)) return *refused;
+  } else if (*mode == observe_mode::timeline) {
+    if (auto refused = not_taken(args, "timeline", k_timeline_arguments)) return *refused;
+  } else if (*mode == observe_mode::frontend) {
+    if (auto refused = not_taken(args, "frontend", k_frontend_arguments)) return *refused;
+  } else {
+    for (const std::string_view name : k_browser_arguments) {
+      if (given(name) != nullptr) {
+        return broker_error{"invalid_param",
+                            std::string(name) + " does not apply to what: \"backend-logs\"",
+                            std::string(name) == "window"
+                                ? "drop window, or ask for what: \"timeline\""
+                                : "drop " + std::string(name) + ", or ask for what: \"frontend\""};
+      }
+    }
   }
   if (const auto* max_bytes = given("maxBytes")) {
     const auto value = whole_number(*max_bytes);
@@ -223,7 +338,7 @@ broker_result_of<observe_request> parse_observe_request(const nlohmann::json& ar
     }
     query.min_level = *parsed;
   }
-  query.limit = k_default_limit;
+  query.limit = *mode == observe_mode::timeline ? k_default_timeline_limit : k_default_limit;
   if (const auto* limit = given("limit")) {
     const auto value = whole_number(*limit);
     if (!value || *value < 1 || *value > static_cast<std::int64_t>(k_max_limit)) {
@@ -294,7 +409,17 @@ broker_result_of<observe_request> parse_observe_request(const nlohmann::json& ar
       }
     }
   }
-  if (const auto* cursor = given("cursor")) {
+  if (const auto* cursor = given("cursor"); cursor && *mode == observe_mode::frontend) {
+    const auto parsed = cursor->is_string()
+                            ? parse_frontend_cursor(cursor->get_ref<const std::string&>())
+                            : std::nullopt;
+    if (!parsed) {
+      return invalid(
+          "cursor is not one this broker gave; pass the nextCursor of an earlier frontend "
+          "answer, or leave it out for the newest events");
+    }
+    request.frontend.cursor = *parsed;
+  } else if (cursor) {
     const auto parsed =
         cursor->is_string() ? parse_cursor(cursor->get_ref<const std::string&>()) : std::nullopt;
     if (!parsed) {
@@ -303,6 +428,14 @@ broker_result_of<observe_request> parse_observe_request(const nlohmann::json& ar
           "an earlier answer, or leave it out for the newest records");
     }
     query.cursor = *parsed;
+  }
+  if (*mode == observe_mode::timeline) {
+    auto timeline = timeline_arguments(args, query);
+    if (!timeline) return timeline.error();
+    request.timeline = std::move(*timeline);
+  } else if (*mode == observe_mode::frontend) {
+    auto refused = frontend_arguments(args, query, request.frontend);
+    if (refused) return *refused;
   }
   return request;
 }

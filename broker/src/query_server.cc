@@ -55,12 +55,15 @@ std::string observe(const observe_request& request, const store& records,
         return reply_result_text(record_json_text(*record), in_store, received);
       }
       auto answer = records.query(request.query);
-      const auto in_store = clock_type::now() - asked;
       if (!answer) {
         return reply_error(answer.error().code, answer.error().message, answer.error().hint);
       }
-      return reply_result_text(observe_json_text(std::move(*answer), request.max_bytes), in_store,
-                               received);
+      // The browser's view of each record's request, in one short field.
+      std::vector<std::string> browser = records.frontend().browser_requests(answer->logs);
+      const auto in_store = clock_type::now() - asked;
+      return reply_result_text(
+          observe_json_text(std::move(*answer), request.max_bytes, std::move(browser)), in_store,
+          received);
     }
     case observe_mode::services: {
       const auto services = records.services(request.query.services);
@@ -77,6 +80,19 @@ std::string observe(const observe_request& request, const store& records,
       const auto in_store = clock_type::now() - asked;
       return reply_result_text(summary_json_text(summary, query, request.max_bytes), in_store,
                                received);
+    }
+    case observe_mode::timeline: {
+      // The store's work and the JSON are one pass here: storeMs covers both.
+      std::string text = timeline_json_text(records, request.timeline, request.max_bytes);
+      return reply_result_text(text, clock_type::now() - asked, received);
+    }
+    case observe_mode::frontend: {
+      auto answer = records.frontend().query(request.frontend);
+      const auto in_store = clock_type::now() - asked;
+      if (!answer) {
+        return reply_error(answer.error().code, answer.error().message, answer.error().hint);
+      }
+      return reply_result_text(frontend_json_text(*answer, request.max_bytes), in_store, received);
     }
   }
   return reply_error("internal", "an observe mode without an answer");

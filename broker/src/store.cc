@@ -86,12 +86,13 @@ std::string transport_name(std::string_view noted) {
 
 }  // namespace
 
-store::store(record_log log, store_options options)
+store::store(record_log log, store_options options, std::int64_t now_ns)
     : options_(std::move(options)),
       log_(std::move(log)),
       dedup_(options_.dedup_window_ns),
       limiter_(options_.rate),
-      recovered_(log_.recovered()) {
+      recovered_(log_.recovered()),
+      frontend_(options_.frontend_memory_cap_bytes, options_.retention_ns, now_ns) {
   log_.for_each([this](const log_entry& stored) {
     // The segment is the user's own, but a crash or a stray write may have damaged it.
     if (!verify_record(stored.record)) return;
@@ -119,7 +120,7 @@ result<std::unique_ptr<store>> store::open(const runtime_dir& dir, store_options
                                            std::int64_t now_ns) {
   auto log = record_log::open(dir.store_segment(), options.memory_cap_bytes, now_ns);
   if (!log) return log.error();
-  return std::unique_ptr<store>(new store(std::move(*log), std::move(options)));
+  return std::unique_ptr<store>(new store(std::move(*log), std::move(options), now_ns));
 }
 
 std::optional<std::uint32_t> store::intern_service(std::string_view service) {
@@ -409,14 +410,17 @@ insert_status store::insert(std::span<const std::byte> record, const entry_meta&
 }
 
 void store::maintain(std::int64_t now_ns) {
-  const std::lock_guard lock(mutex_);
-  expire(now_ns);
-  dedup_.age(now_ns);
-  const std::vector<std::uint32_t> pending = limiter_.pending();
-  for (const std::uint32_t service : pending) {
-    if (const auto report = limiter_.take_report(service, now_ns)) write_marker(*report, now_ns);
+  {
+    const std::lock_guard lock(mutex_);
+    expire(now_ns);
+    dedup_.age(now_ns);
+    const std::vector<std::uint32_t> pending = limiter_.pending();
+    for (const std::uint32_t service : pending) {
+      if (const auto report = limiter_.take_report(service, now_ns)) write_marker(*report, now_ns);
+    }
+    log_.release_evicted();
   }
-  log_.release_evicted();
+  frontend_.maintain(now_ns);
 }
 
 std::optional<std::uint64_t> store::last_sequence(instance_id instance, entry_kind kind) const {

@@ -54,7 +54,14 @@
 
 namespace logwire {
 
-enum class frontend_kind : std::uint8_t { request, action, console, exception, rejection, page_load };
+enum class frontend_kind : std::uint8_t {
+  request,
+  action,
+  console,
+  exception,
+  rejection,
+  page_load
+};
 inline constexpr std::size_t k_frontend_kinds = 6;
 
 // "request", "action", "console", "exception", "rejection", "page-load".
@@ -86,8 +93,8 @@ struct frontend_event {
   std::uint64_t sequence = 0;  // within the page
   // request
   std::string method;
-  std::string url;  // also a page-load's URL
-  int status = 0;   // 0: no response
+  std::string url;          // also a page-load's URL
+  int status = 0;           // 0: no response
   double duration_ms = -1;  // < 0: not given (request, page-load)
   std::string request_id;
   std::string traceparent;

@@ -85,11 +85,13 @@ struct frontend_query {
 };
 
 struct frontend_result {
-  std::vector<frontend_event> events;  // the newest `limit` matches (older than the cursor),
-                                       // oldest first
-  std::size_t total_count = 0;         // every match, cursor aside
+  std::vector<frontend_event> events;   // the newest `limit` matches (older than the cursor),
+                                        // oldest first
+  std::vector<std::uint64_t> ordinals;  // each event's place in the store, for cursors
+  std::size_t total_count = 0;          // every match, cursor aside
   std::optional<std::int64_t> oldest_ns;
   std::optional<frontend_cursor> next;  // older matches remain
+  std::uint64_t store_id = 0;           // the cursors' store
   frontend_counts counts;
 };
 
@@ -144,8 +146,20 @@ class frontend_store {
   };
   // An event as kept: its texts back to back in one string.
   enum class text_slot : std::uint8_t {
-    method, url, request_id, traceparent, initiator, error, action, selector, text, level,
-    message, stack, source, trace_id
+    method,
+    url,
+    request_id,
+    traceparent,
+    initiator,
+    error,
+    action,
+    selector,
+    text,
+    level,
+    message,
+    stack,
+    source,
+    trace_id
   };
   static constexpr std::size_t k_text_slots = 14;
   struct stored_event {
@@ -204,9 +218,9 @@ class frontend_store {
   id_index by_trace_;                                         // guarded by mutex_
   std::array<std::uint64_t, k_frontend_kinds> by_kind_{};     // guarded by mutex_; kept now
   std::unordered_map<std::string, page_state, name_hash, std::equal_to<>>
-      pages_;                         // guarded by mutex_
-  std::uint64_t bytes_ = 0;           // guarded by mutex_; events and their index entries
-  frontend_counts counts_;            // guarded by mutex_; but stored, pages, memory
+      pages_;                // guarded by mutex_
+  std::uint64_t bytes_ = 0;  // guarded by mutex_; events and their index entries
+  frontend_counts counts_;   // guarded by mutex_; but stored, pages, memory
 };
 
 }  // namespace logwire

@@ -37,7 +37,10 @@ struct text_limits {
 };
 
 // {"type": "backend-logs", "logs": [...], "totalCount": N, ...}, under `max_bytes`.
-std::string observe_json_text(store_result result, std::size_t max_bytes = k_default_max_bytes);
+// `browser_requests`, when given, has one entry per record (frontend_store::
+// browser_requests()): a record's non-empty one is its "browserRequest".
+std::string observe_json_text(store_result result, std::size_t max_bytes = k_default_max_bytes,
+                              std::vector<std::string> browser_requests = {});
 
 // {"type": "backend-logs", "logs": [record], "totalCount": 1}: one record fetched by id,
 // whole (see above).
@@ -51,9 +54,24 @@ std::string services_json_text(const std::vector<service_overview>& services,
 std::string summary_json_text(const store_summary& summary, const summary_query& query,
                               std::size_t max_bytes);
 
-// One record, as it appears in "logs". Sets `cut` when a text was cut.
+// {"type": "frontend", "events": [...], "totalCount": N, ...} (frontend_json.cc): past
+// `max_bytes` the oldest events of the page are left out where nextCursor reaches them.
+std::string frontend_json_text(const frontend_result& result, std::size_t max_bytes);
+
+// One browser event, as "events" holds it; texts cut at `text_limit` bytes (a stack trace
+// at twice that) with "… [cut N bytes]". With `page`, the page's id, URL and session.
+void append_frontend_event_json(std::string& out, const frontend_event& event,
+                                std::size_t text_limit, bool page, bool& cut);
+
+// {"type": "timeline", "summary": "...", "entries": [...], ...} (timeline.cc): the browser's
+// events and the backend's records for one request, trace or window, in time order.
+std::string timeline_json_text(const store& records, const timeline_query& query,
+                               std::size_t max_bytes);
+
+// One record, as it appears in "logs". Sets `cut` when a text was cut. A non-empty
+// `browser_request` is written as "browserRequest".
 void append_record_json(std::string& out, const log_record& record, const text_limits& limits,
-                        bool& cut);
+                        bool& cut, std::string_view browser_request = {});
 // With the limits of the default budget.
 void append_record_json(std::string& out, const log_record& record, bool& cut);
 

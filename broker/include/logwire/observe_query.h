@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -24,10 +25,28 @@ inline constexpr std::size_t k_smallest_max_bytes = 1000;
 inline constexpr std::size_t k_largest_max_bytes = 1024 * 1024;
 
 // observe's `what`. '-' and '_' are the same in its spellings.
-enum class observe_mode { backend_logs, services, summary };
+enum class observe_mode { backend_logs, services, summary, timeline, frontend };
 
-// What the modes are called, for messages: "backend-logs, services, summary".
-inline constexpr std::string_view k_observe_modes = "backend-logs, services, summary";
+// What the modes are called, for messages.
+inline constexpr std::string_view k_observe_modes =
+    "backend-logs, services, summary, timeline, frontend";
+
+// The timeline's inferred joins: a backend record without IDs within this of a browser
+// request (before its start, after its answer) may be joined to it (timeline.cc).
+inline constexpr std::int64_t k_default_timeline_window_ms = 100;
+inline constexpr std::int64_t k_max_timeline_window_ms = 60'000;
+inline constexpr std::size_t k_default_timeline_limit = 200;
+
+// observe's `timeline`: one request (requestId), one trace (traceId), or a window of time
+// (since, until) when neither is given.
+struct timeline_query {
+  std::string request_id;
+  std::string trace_id;                                              // 32 lowercase hex digits
+  std::int64_t since_ns = std::numeric_limits<std::int64_t>::min();  // inclusive
+  std::int64_t until_ns = std::numeric_limits<std::int64_t>::max();  // exclusive
+  std::int64_t window_ns = k_default_timeline_window_ms * 1'000'000;
+  std::size_t limit = k_default_timeline_limit;  // entries
+};
 
 struct observe_request {
   observe_mode mode = observe_mode::backend_logs;
@@ -36,10 +55,13 @@ struct observe_request {
   store_query query;
   std::optional<std::uint64_t> id;  // backend-logs: this one record, whole
   std::size_t max_bytes = k_default_max_bytes;
+  timeline_query timeline;  // timeline
+  frontend_query frontend;  // frontend
 };
 
 // Checks `arguments` (what, service, level, since, until, requestId, traceId, spanId,
-// sessionId, userId, text, fields, limit, cursor, id, maxBytes; see query_protocol.h). A
+// sessionId, userId, text, fields, limit, cursor, id, maxBytes, window, kind, url,
+// minStatus; see query_protocol.h). A
 // bad one, or one the mode does not take, is an invalid_param error naming the parameter
 // and what it accepts; an unknown `what` is unknown_mode. Relative times count back from
 // `now_ns`.

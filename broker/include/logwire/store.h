@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,7 @@
 
 #include "logwire/correlation_index.h"
 #include "logwire/dedup_window.h"
+#include "logwire/frontend_store.h"
 #include "logwire/level.h"
 #include "logwire/log_record.h"
 #include "logwire/query_protocol.h"
@@ -61,6 +63,8 @@ struct store_options {
   std::int64_t retention_ns = 3600 * k_ns_per_second;
   std::int64_t dedup_window_ns = 2 * k_ns_per_second;  // 0: no dedup
   rate_limits rate;
+  // The browser's events (frontend_store), apart from the records' cap; same retention.
+  std::uint64_t frontend_memory_cap_bytes = 32ull * 1024 * 1024;
 };
 
 // Where a page of a result ends, so the next call goes on from there. Opaque to clients
@@ -217,6 +221,19 @@ class store {
   const store_options& options() const noexcept { return options_; }
   bool recovered() const noexcept { return recovered_; }
 
+  // The browser's events: thread-safe on its own, with its own lock and cap; maintain()
+  // expires them too.
+  frontend_store& frontend() noexcept { return frontend_; }
+  const frontend_store& frontend() const noexcept { return frontend_; }
+
+  // For the timeline's inferred joins (timeline_store.cc): the backend records with a
+  // timestamp in [since_ns, until_ns) that carry no request ID and no trace ID and that
+  // `keep` accepts (given the record, read in place, and its service), oldest first, at
+  // most `limit`. The broker's own notes are left out.
+  std::vector<log_record> records_without_ids(
+      std::int64_t since_ns, std::int64_t until_ns, std::size_t limit,
+      const std::function<bool(const wire::Record&, std::string_view service)>& keep) const;
+
  private:
   struct entry {
     std::uint64_t position;
@@ -287,7 +304,7 @@ class store {
   static_assert(sizeof(repeat_slot) == 24);
   static_assert(k_block_entries - 1 <= std::numeric_limits<decltype(repeat_slot::offset)>::max());
 
-  store(record_log log, store_options options);
+  store(record_log log, store_options options, std::int64_t now_ns);
   // Each requires mutex_.
   void index(const log_entry& stored, std::uint32_t service, const wire::Record& record,
              const record_keys& keys);
@@ -344,6 +361,7 @@ class store {
   std::uint64_t marker_sequence_ = 0;  // guarded by mutex_
   record_encoder markers_;             // guarded by mutex_
   bool recovered_;
+  frontend_store frontend_;  // its own lock
 };
 
 }  // namespace logwire

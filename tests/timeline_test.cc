@@ -1,0 +1,1 @@
+// The timeline: see below.
