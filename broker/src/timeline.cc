@@ -394,7 +394,8 @@ std::string brief(std::string_view text, std::size_t most) {
 }
 
 // The developer's view: click → POST /api/x req-1 → api: INFO ..., ERROR ... → 500.
-std::string story(const std::vector<entry>& entries, const std::vector<bool>& kept) {
+std::string story(const std::vector<entry>& entries, const std::vector<bool>& kept,
+                  std::size_t most) {
   std::vector<std::string> steps;
   std::string backend;
   std::string_view backend_service;
@@ -471,7 +472,7 @@ std::string story(const std::vector<entry>& entries, const std::vector<bool>& ke
   std::string out;
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const std::string next = (i == 0 ? "" : " → ") + steps[i];
-    if (out.size() + next.size() > k_summary_bytes) {
+    if (out.size() + next.size() > most) {
       out += " → … (" + std::to_string(steps.size() - i) + " more steps)";
       break;
     }
@@ -510,7 +511,9 @@ std::string timeline_json_text(const store& records, const timeline_query& q,
     entry_cut[i] = cut;
     bytes += texts[i].size() + 1;
   }
-  const std::size_t reserved = k_envelope_bytes + k_summary_bytes * 2;
+  // The story takes at most a fifth of the budget; its counts and advice about 500 bytes.
+  const std::size_t story_bytes = std::min(k_summary_bytes, max_bytes / 5);
+  const std::size_t reserved = k_envelope_bytes + story_bytes + 500;
   const std::size_t budget = max_bytes > reserved ? max_bytes - reserved : 0;
   while (bytes > budget && dropped < order.size()) {
     const std::size_t i = order[dropped++];
@@ -554,7 +557,7 @@ std::string timeline_json_text(const store& records, const timeline_query& q,
                     : "Nothing in the window: no browser event, so no backend record to join. "
                       "Widen since/until, or check what:'frontend' and what:'summary'.";
   } else {
-    summary = story(entries, kept);
+    summary = story(entries, kept, story_bytes);
     std::string counts = " (" + std::to_string(browser_count) + " browser " +
                          (browser_count == 1 ? "entry" : "entries") + ", " +
                          std::to_string(exact_count + inferred_count) + " backend " +
