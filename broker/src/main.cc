@@ -1,6 +1,6 @@
 // logwire-broker: drains the producers' rings into the store, takes remote producers'
-// records over ZeroMQ, and answers queries; one instance per runtime directory, until
-// SIGINT or SIGTERM.
+// records over ZeroMQ, browser events and WebSocket backends over HTTP, and answers queries;
+// one instance per runtime directory, until SIGINT or SIGTERM.
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "broker_options.h"
+#include "http_browser_events.h"
+#include "http_server.h"
 #include "instance_lock.h"
 #include "logwire/remote_protocol.h"
 #include "logwire/runtime_dir.h"
@@ -119,6 +121,17 @@ int main(int argc, char** argv) {
                  "Seconds of its rate a service may send at once before the limit applies")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  std::string http{logwire::k_broker_http_default};
+  const CLI::Option* http_option =
+      app.add_option("--http", http,
+                     "Loopback ADDRESS:PORT for browser events, /logwire.js and WebSocket "
+                     "backends (default 127.0.0.1:7719; port 0 picks one; 'none' for no HTTP)");
+  std::vector<std::string> http_origins;
+  app.add_option("--http-allow-origin", http_origins,
+                 "An Origin whose pages may send events (e.g. https://app.example.test, or "
+                 "http://devbox:* for any port); replaces the default local origins "
+                 "http://localhost:*, http://127.0.0.1:*, http://[::1]:*. Repeatable")
+      ->allow_extra_args(false);
   app.set_version_flag("--version", logwire::k_library_version);
   CLI11_PARSE(app, argc, argv);
 
@@ -200,6 +213,40 @@ int main(int argc, char** argv) {
     }
   }
 
+  // HTTP: the default port is a convenience, as for --listen; a port asked for must be had.
+  logwire::frontend_ingest browser_events(records.frontend());
+  std::optional<logwire::http_server> http_server;
+  if (http != "none") {
+    auto options = logwire::parse_http_address(http);
+    if (!options) {
+      spdlog::error("--http {}", options.error().message);
+      return k_exit_usage;
+    }
+    for (const std::string& origin : http_origins) {
+      if (!origin.starts_with("http://") && !origin.starts_with("https://")) {
+        spdlog::error(
+            "--http-allow-origin '{}': an origin is a scheme, a host and maybe a port, e.g. "
+            "http://localhost:3000, https://app.example.test or http://devbox:* (any port)",
+            origin);
+        return k_exit_usage;
+      }
+    }
+    if (!http_origins.empty()) options->allowed_origins = http_origins;
+    auto serving = logwire::http_server::listen(std::move(*options), browser_events, records);
+    if (!serving) {
+      if (http_option->count() > 0 || serving.error().code == logwire::errc::invalid_argument) {
+        spdlog::error("{}", serving.error().message);
+        return serving.error().code == logwire::errc::invalid_argument ? k_exit_usage
+                                                                       : k_exit_failure;
+      }
+      spdlog::warn("{}; browsers and WebSocket backends cannot connect (use --http)",
+                   serving.error().message);
+    } else {
+      http_server.emplace(std::move(*serving));
+      spdlog::info("http: serving on {}", http_server->url());
+    }
+  }
+
   logwire::ring_drain drain(*dir, records);
   std::atomic<bool> stop{false};
   std::thread drainer([&] { drain_loop(drain, records, stop); });
@@ -216,6 +263,7 @@ int main(int argc, char** argv) {
   stop.store(true);
   answerer.join();
   if (listener.joinable()) listener.join();
+  if (http_server) http_server->stop();
   drainer.join();
   spdlog::info("stopped; {} records were in the store", records.size());
   return 0;

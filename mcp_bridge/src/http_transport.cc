@@ -82,15 +82,6 @@ std::string quote_short(std::string_view text) {
   return "'" + std::string(text.substr(0, k_max_quoted)) + "...'";
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  std::uint16_t port = 0;
-  const auto [end, failure] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (text.empty() || failure != std::errc() || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return port;
-}
-
 // 128 bits from the kernel's CSPRNG as 32 lowercase hex digits (visible ASCII, as MCP asks).
 std::optional<std::string> random_session_id() {
   std::array<unsigned char, 16> bytes{};
@@ -802,42 +793,6 @@ result<http_options> parse_http_listen(std::string_view text) {
   if (!port) return invalid("the port is not a number from 0 to 65535");
   options.port = *port;
   return options;
-}
-
-bool allowed_host(std::string_view host, std::uint16_t port) {
-  const std::string text = lower(trim(host));
-  std::string_view name = text;
-  std::string_view rest;
-  if (name.starts_with('[')) {
-    const auto close = name.find(']');
-    if (close == name.npos) return false;
-    rest = name.substr(close + 1);
-    name = name.substr(0, close + 1);
-  } else if (const auto colon = name.find(':'); colon != name.npos) {
-    rest = name.substr(colon);
-    name = name.substr(0, colon);
-  }
-  if (name != "localhost" && name != "127.0.0.1" && name != "[::1]") return false;
-  if (rest.empty()) return port == 80;
-  return rest.front() == ':' && parse_port(rest.substr(1)) == port;
-}
-
-bool allowed_origin(std::string_view origin, const std::vector<std::string>& allowed) {
-  const std::string given = lower(trim(origin));
-  for (const std::string& entry : allowed) {
-    const std::string pattern = lower(trim(entry));
-    if (pattern.ends_with(":*")) {
-      const std::string_view base = std::string_view(pattern).substr(0, pattern.size() - 2);
-      if (given == base) return true;
-      if (given.size() > base.size() + 1 && given.starts_with(base) && given[base.size()] == ':' &&
-          parse_port(std::string_view(given).substr(base.size() + 1))) {
-        return true;
-      }
-    } else if (given == pattern) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace logwire

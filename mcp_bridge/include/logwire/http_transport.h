@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "logwire/error.h"
+#include "logwire/http_guard.h"  // allowed_host, allowed_origin: shared with the broker
 #include "logwire/mcp_server.h"
 
 namespace logwire {
@@ -53,8 +54,7 @@ struct http_options {
   // Origins a browser page may call from: exact origins ("http://localhost:6274") or
   // origins with any port ("http://localhost:*"). A request without Origin (not from a
   // browser) is not checked against these; the Host check still applies.
-  std::vector<std::string> allowed_origins = {"http://localhost:*", "http://127.0.0.1:*",
-                                              "http://[::1]:*"};
+  std::vector<std::string> allowed_origins = k_local_origins;
 };
 
 // Serves MCP over HTTP on its own threads: a small pool for the sockets and one thread per
@@ -91,12 +91,5 @@ class http_transport {
 // Reads a --http argument: "PORT", "ADDRESS:PORT" or "[IPv6]:PORT". Only the syntax is
 // checked here; listen() refuses an address that is not loopback.
 result<http_options> parse_http_listen(std::string_view text);
-
-// True when a Host header names this server on loopback: localhost, 127.0.0.1 or [::1],
-// case-insensitive, with `port` (or without one only when `port` is 80, as HTTP reads it).
-bool allowed_host(std::string_view host, std::uint16_t port);
-
-// True when `origin` matches one of `allowed` (see http_options::allowed_origins).
-bool allowed_origin(std::string_view origin, const std::vector<std::string>& allowed);
 
 }  // namespace logwire
