@@ -145,7 +145,8 @@ class ws_backend_kill_test : public ::testing::Test {
     const std::string log = runtime_.log_file("broker-" + std::to_string(++starts_)).string();
     broker_ = std::make_unique<child_process>(
         std::vector<std::string>{binary_path("logwire-broker"), "--runtime-dir", runtime_.string(),
-                                 "--listen", "none", "--http", http, "--dedup-window", "0"},
+                                 "--listen", "none", "--http", http, "--dedup-window", "0",
+                                 "--rate-limit", "0"},
         child_process::options{.stderr_file = log});
     std::uint16_t port = 0;
     const std::regex serving(R"(http: serving on http://127\.0\.0\.1:(\d+))");
