@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "http_server.h"
 #include "ws_backend_json.h"
@@ -35,13 +36,10 @@ struct http_context {
   std::atomic<std::uint64_t> backend_messages{0};
   std::array<std::atomic<std::uint64_t>, k_http_refusals> refused{};
 
-  // Counts a refusal, and tells the frontend store of those it counts.
-  void refuse(http_refusal why) noexcept {
-    refused[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
-    if (static_cast<std::size_t>(why) <= static_cast<std::size_t>(http_refusal::bad_event)) {
-      browser.count(why);
-    }
-  }
+  // Counts a refusal and tells the frontend store of those it counts. Logs the first of each
+  // kind and every thousandth after, so a developer sees why a page's events do not arrive
+  // (an Origin not allowed, say) and a flood does not fill the log.
+  void refuse(http_refusal why, std::string_view message);
 
   // Counts what one batch did; the reply's next sequence comes with it.
   void stored(const browser_events::accepted& batch) noexcept {

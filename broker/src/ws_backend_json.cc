@@ -1,5 +1,7 @@
 #include "ws_backend_json.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -336,7 +338,12 @@ std::string ws_backend_sessions::handle(std::string_view peer, std::string_view 
   if (!message) {
     ++refused_.messages;
     ++refused_.refused;
-    ++refused_.refused_by_code[std::string(message.error().code)];
+    const std::uint64_t count = ++refused_.refused_by_code[std::string(message.error().code)];
+    // The first of a kind and then every thousandth, as the ZeroMQ path logs its refusals.
+    if (count == 1 || count % 1000 == 0) {
+      spdlog::warn("refused a WebSocket backend's message ({} so far): {}: {}", count,
+                   message.error().code, message.error().message);
+    }
     return ws_backend_codec::refusal_json(message.error().code, message.error().message);
   }
   const auto as_bytes = [](std::string_view text) {

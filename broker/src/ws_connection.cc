@@ -57,12 +57,11 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
       response.set(http::field::server, "logwire-broker");
     }));
-    ws_.read_message_max(route_ == ws_route::events ? k_max_ws_event_message
-                                                    : k_max_ws_backend_message);
+    ws_.read_message_max(message_cap());
     request_ = std::move(request);  // held until the handshake is answered
     ws_.async_accept(request_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) {
-        self->context_.refuse(http_refusal::bad_http);
+        self->context_.refuse(http_refusal::bad_http, "WebSocket handshake: " + ec.message());
         return;
       }
       self->read();
@@ -70,6 +69,13 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   }
 
  private:
+  std::size_t message_cap() const noexcept {
+    return route_ == ws_route::events ? k_max_ws_event_message : k_max_ws_backend_message;
+  }
+  std::string_view route_name() const noexcept {
+    return route_ == ws_route::events ? "/events" : "/logs";
+  }
+
   void read() {
     buffer_.clear();
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -80,7 +86,12 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void on_read(beast::error_code ec) {
     if (ec) {
       // Beast has already closed with 1009 (too big) for an oversized message.
-      if (ec == websocket::error::message_too_big) context_.refuse(http_refusal::too_large);
+      if (ec == websocket::error::message_too_big) {
+        context_.refuse(http_refusal::too_large,
+                        "a WebSocket message on " + std::string(route_name()) +
+                            " over its cap of " + std::to_string(message_cap()) +
+                            " bytes; the connection was closed (1009)");
+      }
       return;
     }
     const std::string_view text(static_cast<const char*>(buffer_.data().data()),
@@ -92,7 +103,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
         context_.stored(*batch);
         reply_ = event_reply(*batch);
       } else {
-        context_.refuse(batch.error().why);
+        context_.refuse(batch.error().why, batch.error().message);
         reply_ = event_refusal(batch.error().why, batch.error().message);
       }
     } else {
