@@ -143,7 +143,7 @@ TEST_F(mcp_server_test, tools_list_offers_observe_with_its_input_schema) {
   EXPECT_EQ(schema.at("required"), json({"what"}));
   const json& properties = schema.at("properties");
   EXPECT_EQ(properties.at("what").at("enum"),
-            json({"backend-logs", "backend_logs", "services", "summary"}));
+            json({"backend-logs", "backend_logs", "services", "summary", "timeline", "frontend"}));
   EXPECT_EQ(properties.at("maxBytes").at("default"), k_default_max_bytes);
   EXPECT_EQ(properties.at("waitMs").at("maximum"), k_max_wait_ms);
   EXPECT_EQ(properties.at("level").at("enum"),

@@ -34,12 +34,16 @@ constexpr int k_internal_error = -32603;
 constexpr std::size_t k_max_arguments = k_max_query_message - 1024;
 
 constexpr std::string_view k_instructions =
-    "logwire streams the logs of the developer's backend services, live, to a local broker. "
-    "Call the observe tool with what:'backend-logs' to read recent log records; narrow them "
-    "with service, level (minimum severity), since ('5m' or an RFC 3339 time) and limit. "
-    "Records carry requestId and traceId, which tie a backend's work to the browser request "
-    "that caused it. To investigate a failure, start with level:'ERROR' and since:'5m'; to "
-    "catch the failure of an action you are about to trigger, call with waitMs.";
+    "logwire streams the logs of the developer's backend services, live, to a local broker, "
+    "and what the browser did (requests, clicks, console errors) when the page loads "
+    "logwire.js. Call the observe tool with what:'backend-logs' to read recent log records; "
+    "narrow them with service, level (minimum severity), since ('5m' or an RFC 3339 time) and "
+    "limit. Records carry requestId and traceId, which tie a backend's work to the browser "
+    "request that caused it: what:'timeline' with a requestId shows the click, the request, "
+    "every backend line for it and the response in order; what:'frontend' with minStatus 400 "
+    "lists the browser's failed requests. To investigate a failure, start with level:'ERROR' "
+    "and since:'5m'; to catch the failure of an action you are about to trigger, call with "
+    "waitMs.";
 
 // Replacing bad UTF-8 instead of throwing: an error message may quote the client's bytes,
 // and a reply with U+FFFD beats no reply.

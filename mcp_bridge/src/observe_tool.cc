@@ -74,6 +74,10 @@ filter_list describe_filters(const json& arguments) {
   add("userId", "=");
   add("text", "~");
   add("fields", "=");
+  add("kind", "=");
+  add("url", "~");
+  add("minStatus", ">=");
+  add("window", "=");
   return filters;
 }
 
@@ -195,15 +199,24 @@ ordered_json observe_tool_definition() {
       {"properties",
        {{"what",
          {{"type", "string"},
-          {"enum", {"backend-logs", "backend_logs", "services", "summary"}},
+          {"enum", {"backend-logs", "backend_logs", "services", "summary", "timeline", "frontend"}},
           {"description",
            "What to observe. 'backend-logs': the structured log records the developer's "
            "backend services sent (also spelled 'backend_logs'), filtered by the arguments "
-           "below. 'services': every service seen, connected or not, its transport, first and "
-           "last seen, version, counts by level and what was dropped, folded or evicted; "
-           "takes service. 'summary': a cheap overview of a window (since/until, service): "
-           "counts by service and level, the most repeated messages, the newest errors with "
-           "their request IDs; start here when you do not know what to look for."}}},
+           "below; a record whose request the browser made says so in browserRequest ('POST "
+           "/api/x → 500'). 'services': every service seen, connected or not, its transport, "
+           "first and last seen, version, counts by level and what was dropped, folded or "
+           "evicted; takes service. 'summary': a cheap overview of a window (since/until, "
+           "service): counts by service and level, the most repeated messages, the newest "
+           "errors with their request IDs; start here when you do not know what to look for. "
+           "'timeline': one browser request end to end (requestId or traceId; or a window with "
+           "since/until): the click that started it, the request sent, every backend record "
+           "for it and the answer, in time order; each backend entry says correlation 'exact' "
+           "(same request or trace ID) or 'inferred' (no ID, within window ms of the request, "
+           "naming its path or a service named in its URL); takes requestId, traceId, since, "
+           "until, window, limit. 'frontend': the browser's events (requests, clicks, console "
+           "errors, exceptions, rejections, page loads) from pages that load logwire.js; takes "
+           "kind, url, minStatus, since, until, requestId, traceId, limit, cursor."}}},
         {"service",
          {{"anyOf", {{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}}}},
           {"description",
@@ -236,11 +249,45 @@ ordered_json observe_tool_definition() {
          {{"type", "string"},
           {"description",
            "Only records of this request: the X-Request-ID the browser sent (the backend's "
-           "request_id / requestId field counts too)."}}},
+           "request_id / requestId field counts too). For 'timeline': the request to show "
+           "end to end."}}},
         {"traceId",
          {{"type", "string"},
           {"description",
-           "Only records of this W3C trace: 32 hex digits, or a whole traceparent header."}}},
+           "Only records of this W3C trace: 32 hex digits, or a whole traceparent header. For "
+           "'timeline': the trace to show end to end."}}},
+        {"window",
+         {{"anyOf",
+           {{{"type", "integer"}, {"minimum", 0}, {"maximum", 60000}}, {{"type", "string"}}}},
+          {"description",
+           "timeline only: how many ms before a browser request started and after it was "
+           "answered a backend record without any ID may be and still be joined to it as "
+           "'inferred' (default 100; or '250ms', '2s'). 0 joins by ID only."}}},
+        {"kind",
+         {{"anyOf",
+           {{{"type", "string"},
+             {"enum", {"request", "action", "console", "exception", "rejection", "page-load"}}},
+            {{"type", "array"},
+             {"items",
+              {{"type", "string"},
+               {"enum",
+                {"request", "action", "console", "exception", "rejection", "page-load"}}}}}}},
+          {"description",
+           "frontend only: only browser events of this kind or these kinds: request (fetch/XHR "
+           "with method, url, status, durationMs, requestId), action (click, submit), console "
+           "(console.error), exception, rejection (unhandled promise rejection), page-load."}}},
+        {"url",
+         {{"type", "string"},
+          {"description",
+           "frontend only: only events whose URL (a request's or page load's; else the page's) "
+           "contains this text (case-insensitive), e.g. '/api/payments'."}}},
+        {"minStatus",
+         {{"type", "integer"},
+          {"minimum", 1},
+          {"maximum", 999},
+          {"description",
+           "frontend only: only requests answered with at least this HTTP status, or not "
+           "answered at all (network error, abort): 400 lists every failed request."}}},
         {"spanId",
          {{"type", "string"},
           {"description",
@@ -292,11 +339,14 @@ ordered_json observe_tool_definition() {
       {"required", {"what"}}};
   return ordered_json{
       {"name", k_observe_tool_name},
-      {"title", "Observe backend logs"},
+      {"title", "Observe backend logs and the browser"},
       {"description",
        "Read the structured logs that the developer's backend services stream live to logwire "
-       "(what:'backend-logs'), which services are connected (what:'services'), or an overview "
-       "of a time window (what:'summary'). "
+       "(what:'backend-logs'), which services are connected (what:'services'), an overview "
+       "of a time window (what:'summary'), the browser's requests, clicks and errors "
+       "(what:'frontend'), or one browser request end to end with every backend line for it "
+       "(what:'timeline' with its requestId: click → request → backend lines → response, "
+       "each backend entry marked correlation 'exact' or 'inferred'). "
        "Each record has timestamp (RFC 3339 UTC), service, level, message and, when the "
        "backend set them, requestId, traceId, spanId, fields and stackTrace; use requestId or "
        "traceId to match backend work to a browser request. The answer opens with a one-line "
@@ -388,6 +438,7 @@ std::string observe_summary(const json& arguments, const ordered_json& result,
 
 std::string services_summary(const ordered_json& result);
 std::string summary_summary(const json& arguments, const ordered_json& result);
+std::string frontend_summary(const json& arguments, const ordered_json& result);
 
 // The one line that opens an answer, by mode.
 std::string summary_line(const json& arguments, const ordered_json& result,
@@ -395,7 +446,35 @@ std::string summary_line(const json& arguments, const ordered_json& result,
   const std::string type = string_of(result, "type");
   if (type == "services") return services_summary(result);
   if (type == "summary") return summary_summary(arguments, result);
+  if (type == "frontend") return frontend_summary(arguments, result);
+  // The broker writes the timeline's line itself: the developer's view of the request.
+  if (type == "timeline") return string_of(result, "summary");
   return observe_summary(arguments, result, notes);
+}
+
+std::string frontend_summary(const json& arguments, const ordered_json& result) {
+  const std::uint64_t shown = count_of(result, "events");
+  const std::uint64_t total = std::max(shown, count_of(result, "totalCount"));
+  const filter_list filters = describe_filters(arguments);
+  const std::string in_filters = filters.described.empty() ? "" : " (" + filters.described + ")";
+  const std::string noun = total == 1 ? "browser event" : "browser events";
+  if (total == 0) {
+    if (filters.names.empty()) {
+      return "No browser events: no page has sent any. Add <script "
+             "src=\"http://127.0.0.1:7719/logwire.js\"></script> to the page (the broker's "
+             "HTTP address), reload it, then call again.";
+    }
+    return "No browser events match" + in_filters + "; widen or drop " +
+           join_alternatives(filters.names) + ".";
+  }
+  std::string line = std::to_string(shown) + " of " + std::to_string(total) + " " + noun +
+                     in_filters + ", newest last.";
+  if (const std::uint64_t omitted = count_of(result, "omittedCount"); omitted > 0) {
+    line += " " + std::to_string(omitted) + " older events of this page were left out for size.";
+  }
+  if (result.contains("nextCursor")) line += " Pass cursor: nextCursor for older ones.";
+  line += " Follow a request with what:'timeline' and its requestId.";
+  return line;
 }
 
 std::string services_summary(const ordered_json& result) {
