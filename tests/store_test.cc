@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(
     store, observe_arguments_rejected,
     ::testing::Values(
         bad_arguments_case{R"({})", "invalid_param", "what"},
-        bad_arguments_case{R"({"what": "frontend"})", "unknown_mode", "backend-logs"},
+        bad_arguments_case{R"({"what": "browser-logs"})", "unknown_mode", "backend-logs"},
         bad_arguments_case{R"({"what": "backend-logs", "level": "loud"})", "invalid_param",
                            "TRACE"},
         bad_arguments_case{R"({"what": "backend-logs", "level": 3})", "invalid_param", "level"},
