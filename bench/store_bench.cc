@@ -19,6 +19,13 @@
 // of the middle half (its edges cut through blocks), and of one service in that window;
 // and `services`.
 //
+// observe's `timeline` for one request over the same store, with the browser's side of the
+// newest 20,000 requests in its frontend store (the request as logwire.js records it, with
+// the request's ID and traceparent, and a click before every third): the browser events
+// and backend records of a random one of them, merged and written as JSON within the MCP
+// bridge's default answer size. Every record of the corpus carries its request's IDs, so
+// the scan for ID-less records to infer joins from finds none.
+//
 // References measured in the same run: copying the same records with memcpy (the floor of
 // an insert), decoding the records a lookup returns, and a plain case-insensitive search
 // of every record's text straight from the generated records.
@@ -38,6 +45,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <span>
@@ -47,8 +55,11 @@
 #include <vector>
 
 #include "latency_histogram.h"
+#include "logwire/frontend_event.h"
 #include "logwire/log_record.h"
 #include "logwire/logwire_generated.h"
+#include "logwire/observe_json.h"
+#include "logwire/observe_query.h"
 #include "logwire/record_encoder.h"
 #include "logwire/runtime_dir.h"
 #include "logwire/shm_segment.h"
@@ -142,6 +153,7 @@ struct corpus {
   std::vector<std::uint8_t> service;
   std::vector<std::uint32_t> request_first;  // per request: its first record
   std::vector<std::string> request_ids;
+  std::vector<std::string> request_traceparents;
   std::int64_t base_ns = 0;
   std::uint64_t record_bytes = 0;  // the records' FlatBuffers bytes, summed
   std::uint64_t frame_bytes = 0;   // what the record log's frames for them take
@@ -222,6 +234,7 @@ corpus make_corpus() {
     c.request_first.push_back(static_cast<std::uint32_t>(c.service.size()));
     c.request_ids.push_back(gen.uuid());
     const std::string traceparent = "00-" + gen.hex(32) + "-" + gen.hex(16) + "-01";
+    c.request_traceparents.push_back(traceparent);
     const std::array<std::string, 3> spans{gen.hex(16), gen.hex(16), gen.hex(16)};
     const std::size_t span_count = 1 + gen.below(3);
     const auto user = static_cast<std::int64_t>(1 + gen.below(200'000));
@@ -672,6 +685,116 @@ void services(benchmark::State& state) {
   state.counters["services"] = static_cast<double>(listed);
 }
 
+// ---- observe's timeline ----
+
+constexpr std::size_t k_browser_requests = 20'000;  // the newest, seen by the browser too
+constexpr std::size_t k_events_per_batch = 50;
+constexpr std::size_t k_timeline_max_bytes = 20'000;  // logwire-mcp's default maxBytes
+
+std::size_t request_end(const corpus& c, std::size_t request) {
+  return request + 1 < c.request_first.size() ? c.request_first[request + 1] : k_records;
+}
+
+// The browser's side of the newest k_browser_requests requests, into the query store's
+// frontend store once: for each a click on every third, then the request (POST to a route,
+// 2 ms before its first record reached the broker, answered 1 ms after its last; one in
+// ten a 500), in batches of one page as logwire.js sends them. Returns the first request
+// with a browser side.
+std::size_t browser_side() {
+  static const std::size_t first = [] {
+    logwire::store& s = query_store().get();
+    const corpus& c = records();
+    const std::size_t begin = c.request_ids.size() - k_browser_requests;
+    logwire::frontend_batch batch;
+    std::uint64_t sequence = 0;
+    std::uint64_t stored = 0;
+    const auto send = [&](std::int64_t now) {
+      batch.page_id = "pg-bench";
+      batch.first_sequence = batch.events.front().sequence;
+      for (auto& event : batch.events) event.receive_ns = now;
+      stored += s.frontend().insert(std::move(batch), now).stored;
+      batch = {};
+    };
+    for (std::size_t r = begin; r < c.request_ids.size(); ++r) {
+      const std::int64_t start = c.receive_ns(c.request_first[r]) - 2'000'000;
+      const std::int64_t answered = c.receive_ns(request_end(c, r) - 1) + 1'000'000;
+      const auto add = [&](logwire::frontend_event event) {
+        event.page_id = "pg-bench";
+        event.page_url = "http://localhost:3000/checkout";
+        event.session_id = "s-bench";
+        event.sequence = sequence++;
+        batch.events.push_back(std::move(event));
+      };
+      if (r % 3 == 0) {
+        logwire::frontend_event click;
+        click.kind = logwire::frontend_kind::action;
+        click.timestamp_ns = start - 50'000;  // before the request, after the one before
+        click.action = "click";
+        click.selector = "form#checkout > button#pay.btn.btn-primary";
+        click.text = "Submit Payment";
+        add(std::move(click));
+      }
+      logwire::frontend_event request;
+      request.kind = logwire::frontend_kind::request;
+      request.timestamp_ns = start;
+      request.method = "POST";
+      request.url = "http://localhost:3000/api/orders/" + std::to_string(r);
+      request.status = r % 10 == 0 ? 500 : 200;
+      request.duration_ms = static_cast<double>(answered - start) / 1e6;
+      request.request_id = c.request_ids[r];
+      request.traceparent = c.request_traceparents[r];
+      request.initiator = "fetch";
+      add(std::move(request));
+      if (batch.events.size() >= k_events_per_batch) send(answered);
+    }
+    if (!batch.events.empty()) send(c.receive_ns(k_records - 1));
+    if (stored != sequence) {
+      std::fprintf(stderr, "store_bench: the frontend store kept %llu of %llu browser events\n",
+                   static_cast<unsigned long long>(stored),
+                   static_cast<unsigned long long>(sequence));
+      std::abort();
+    }
+    return begin;
+  }();
+  return first;
+}
+
+void timeline_of_one_request(benchmark::State& state) {
+  const logwire::store& s = query_store().get();
+  const corpus& c = records();
+  const std::size_t first = browser_side();
+  generator pick(11);
+  latency_histogram h(static_cast<std::size_t>(state.max_iterations));
+  std::uint64_t entries = 0, bytes = 0, wrong = 0;
+  logwire::timeline_query q;
+  for (auto _ : state) {
+    const std::size_t request = first + pick.below(k_browser_requests);
+    q.request_id = c.request_ids[request];
+    const std::uint64_t start = ticks();
+    const std::string answer = logwire::timeline_json_text(s, q, k_timeline_max_bytes);
+    h.add(ticks() - start);
+    // Every record of the request, exact, between the request sent and its answer; or, past
+    // the answer's size, counted as omitted.
+    const auto parsed = nlohmann::json::parse(answer);
+    const std::size_t records_of_request = request_end(c, request) - c.request_first[request];
+    const auto exact = parsed.value("exactCount", std::size_t{0});
+    const auto browser = parsed.value("browserCount", std::size_t{0});
+    // The click shown is the page's last before the request (the timeline looks 2 s back):
+    // its own, or the one of the nearest request before it that had one.
+    const bool clicked = request - request % 3 >= first;
+    wrong += exact != records_of_request || browser != (clicked ? 3u : 2u) ||
+             parsed.value("inferredCount", std::size_t{0}) != 0;
+    entries += parsed.at("entries").size();
+    bytes += answer.size();
+  }
+  note_latency(state, "timeline", h);
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["entries"] = static_cast<double>(entries) / n;
+  state.counters["bytes"] = static_cast<double>(bytes) / n;
+  state.counters["wrong_answers"] = static_cast<double>(wrong);
+}
+
+BENCHMARK(timeline_of_one_request)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(summary, whole_store, "summary_all", false, false)
     ->Iterations(200)
     ->Unit(benchmark::kMillisecond);
@@ -771,6 +894,13 @@ void print_summary() {
         "goal p99 <= 2 ms: %s\n",
         label, figure(std::string(name) + "_p50") / 1e3, p99 / 1e3,
         figure(std::string(name) + "_p999") / 1e3, verdict(p99 <= 2e6));
+  }
+  if (const double p99 = figure("timeline_p99"); p99 >= 0) {
+    std::printf(
+        "  timeline of one request     p50 %6.1f us  p99 %6.1f us  p99.9 %6.1f us   "
+        "goal p99 <= 5 ms: %s\n",
+        figure("timeline_p50") / 1e3, p99 / 1e3, figure("timeline_p999") / 1e3,
+        verdict(p99 <= 5e6));
   }
   for (const auto& [name, label] : {std::pair{"summary_all", "summary, whole store     "},
                                     std::pair{"summary_window", "summary, middle half     "},

@@ -207,6 +207,25 @@ TEST_F(timeline, a_click_long_before_the_request_is_not_its_cause) {
             (std::vector<std::string>{"browser:request-sent", "browser:request-answered"}));
 }
 
+TEST_F(timeline, the_click_shown_is_the_pages_last_before_the_request_not_another_pages) {
+  // A busy page: hundreds of requests between its click and the one asked about; and
+  // another page's click nearer in time.
+  std::vector<frontend_event> busy{click(k_base - 1500 * k_ms)};
+  for (int i = 0; i < 500; ++i) {
+    busy.push_back(
+        post(k_base - 1000 * k_ms + i * k_ms, 200, 1, "req-other-" + std::to_string(i), {}));
+  }
+  busy.push_back(post(k_base, 500, 35));
+  browse(std::move(busy));
+  frontend_event elsewhere = click(k_base - 10 * k_ms);
+  elsewhere.selector = "button#elsewhere";
+  browse({elsewhere}, "pg-2");
+  const json answer = ask({.request_id = "req-12345"});
+  EXPECT_EQ(shape(answer), (std::vector<std::string>{"browser:action", "browser:request-sent",
+                                                     "browser:request-answered"}));
+  EXPECT_EQ(answer.at("entries")[0].at("selector"), "button#pay");
+}
+
 TEST_F(timeline, a_console_error_of_the_page_after_the_answer_is_shown) {
   frontend_event error;
   error.kind = frontend_kind::console;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <limits>
 
 #include "logwire/traceparent.h"
 #include "logwire/utf8.h"
@@ -20,6 +21,12 @@ constexpr std::size_t k_max_pages = 10'000;
 // What the cap counts for an event besides its own struct and texts: its node in the time
 // index, and an entry in an ID index with the ID's bytes.
 constexpr std::uint64_t k_time_node_bytes = 64;
+
+// Kept in context_by_time_ too: what a timeline shows around a page's requests.
+bool is_context(frontend_kind kind) noexcept {
+  return kind == frontend_kind::action || kind == frontend_kind::console ||
+         kind == frontend_kind::exception || kind == frontend_kind::rejection;
+}
 constexpr std::uint64_t k_id_entry_bytes = 80;
 constexpr std::uint64_t k_page_bytes = 256;
 // browserRequest: the URL's path and query, cut here.
@@ -148,6 +155,7 @@ bool frontend_store::take_sequence(page_state& page, std::uint64_t sequence) {
 
 std::uint64_t frontend_store::event_bytes(const stored_event& event) const noexcept {
   std::uint64_t bytes = sizeof(stored_event) + event.texts.capacity() + k_time_node_bytes;
+  if (is_context(event.kind)) bytes += k_time_node_bytes;
   if (const auto id = event.slot(text_slot::request_id); !id.empty())
     bytes += k_id_entry_bytes + id.size();
   if (const auto id = event.slot(text_slot::trace_id); !id.empty())
@@ -229,6 +237,7 @@ void frontend_store::append(stored_event&& event) {
   while (!events_.empty() && bytes_ + bytes > memory_cap_bytes_) evict_front(false);
   const std::uint64_t ordinal = first_ordinal_ + events_.size();
   by_time_.emplace(event.timestamp_ns, ordinal);
+  if (is_context(event.kind)) context_by_time_.emplace(event.timestamp_ns, ordinal);
   if (const auto id = event.slot(text_slot::request_id); !id.empty()) {
     auto [entry, added] = by_request_.try_emplace(std::string(id));
     entry->second.push_back(ordinal);
@@ -247,6 +256,7 @@ void frontend_store::evict_front(bool expired) {
   const stored_event& oldest = events_.front();
   const std::uint64_t ordinal = first_ordinal_;
   by_time_.erase({oldest.timestamp_ns, ordinal});
+  if (is_context(oldest.kind)) context_by_time_.erase({oldest.timestamp_ns, ordinal});
   const auto forget = [ordinal](id_index& index, std::string_view id) {
     if (id.empty()) return;
     const auto found = index.find(id);
@@ -431,6 +441,36 @@ std::vector<frontend_event> frontend_store::between(std::int64_t since_ns, std::
     const stored_event& e = at(it->second);
     if (!page_id.empty() && e.page->id != page_id) continue;
     out.push_back(unpack(e));
+  }
+  return out;
+}
+
+std::vector<frontend_event> frontend_store::page_context(std::string_view page_id,
+                                                         std::int64_t since_ns, std::int64_t at_ns,
+                                                         std::int64_t until_ns,
+                                                         std::size_t limit) const {
+  const std::lock_guard lock(mutex_);
+  std::vector<frontend_event> out;
+  // Only actions and errors are walked: a busy page's many requests are not.
+  for (auto it = context_by_time_.upper_bound({at_ns, std::numeric_limits<std::uint64_t>::max()});
+       it != context_by_time_.begin();) {
+    --it;
+    if (it->first < since_ns) break;
+    const stored_event& e = at(it->second);
+    if (e.kind == frontend_kind::action && e.page->id == page_id) {
+      out.push_back(unpack(e));
+      break;
+    }
+  }
+  const std::size_t actions = out.size();
+  for (auto it = context_by_time_.lower_bound({at_ns, 0});
+       it != context_by_time_.end() && it->first < until_ns && out.size() - actions < limit; ++it) {
+    const stored_event& e = at(it->second);
+    if ((e.kind == frontend_kind::console || e.kind == frontend_kind::exception ||
+         e.kind == frontend_kind::rejection) &&
+        e.page->id == page_id) {
+      out.push_back(unpack(e));
+    }
   }
   return out;
 }

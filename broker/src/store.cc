@@ -150,12 +150,16 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   const std::uint64_t back = ordinal - state.newest_ordinal[level_index];
   const bool chained =
       state.counts.by_level[level_index] != 0 && back <= std::numeric_limits<std::uint32_t>::max();
+  // The record's own request_id, a valid traceparent, or IDs in fields with the usual names.
+  const bool has_ids = !keys.id(key_kind::request).empty() || !keys.id(key_kind::trace).empty() ||
+                       (record.request_id() != nullptr && record.request_id()->size() != 0);
   entries_.push_back(entry{.position = stored.position,
                            .timestamp_ns = record.timestamp_ns(),
                            .receive_ns = stored.header->receive_ns,
                            .service = static_cast<std::uint16_t>(service),
                            .severity = severity,
                            .kind = static_cast<std::uint8_t>(stored.kind()),
+                           .has_ids = has_ids,
                            .previous_alike = chained ? static_cast<std::uint32_t>(back) : 0});
   state.newest_ordinal[level_index] = ordinal;
   if (ordinal % k_block_entries == 0 || blocks_.empty()) blocks_.emplace_back();
@@ -164,6 +168,7 @@ void store::index(const log_entry& stored, std::uint32_t service, const wire::Re
   block.max_timestamp_ns = std::max(block.max_timestamp_ns, record.timestamp_ns());
   block.service_mask |= std::uint64_t{1} << (service % 64);
   block.level_mask |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(severity));
+  if (!has_ids && stored.kind() == entry_kind::record) block.any_without_ids = true;
   correlation_.add(ordinal, keys);
   service_counts& counts = state.counts;
   if (stored.kind() == entry_kind::record) {

@@ -205,21 +205,9 @@ void gather_browser(const frontend_store& fe, const timeline_query& q, gathered&
       span->second.second = std::max(span->second.second, end);
     }
     for (const auto& [page, span] : pages) {
-      std::vector<frontend_event> around =
-          fe.between(span.first - k_action_lead_ns, span.second + k_aftermath_ns + 1, page);
-      std::optional<std::size_t> last_action;
-      std::vector<frontend_event> context;
-      for (std::size_t i = 0; i < around.size(); ++i) {
-        const frontend_event& e = around[i];
-        if (e.kind == frontend_kind::action && e.timestamp_ns <= span.first) last_action = i;
-        if ((e.kind == frontend_kind::console || e.kind == frontend_kind::exception ||
-             e.kind == frontend_kind::rejection) &&
-            e.timestamp_ns >= span.first && context.size() < k_max_context) {
-          context.push_back(e);
-        }
-      }
-      if (last_action) context.push_back(around[*last_action]);
-      add(std::move(context), false);
+      add(fe.page_context(page, span.first - k_action_lead_ns, span.first,
+                          span.second + k_aftermath_ns + 1, k_max_context),
+          false);
     }
   } else {
     add(fe.between(q.since_ns, q.until_ns, {}, k_max_browser), true);

@@ -1,9 +1,8 @@
 // store::records_without_ids(): the timeline's candidates for an inferred join, read in
-// place under the store's lock. Most records carry a request ID, and the record's own
-// request_id says so without a look at its fields, so a window of tens of thousands of
-// records costs little more than its entries.
+// place under the store's lock. Most records carry a request ID: index() marks each entry
+// that has one and each block that holds a record without, so a window of tens of
+// thousands of records costs a look at its blocks and at the entries of the few without.
 #include "logwire/logwire_generated.h"
-#include "logwire/record_keys.h"
 #include "logwire/store.h"
 
 namespace logwire {
@@ -18,21 +17,20 @@ std::vector<log_record> store::records_without_ids(
   const std::uint64_t first_block = first_ordinal_ / k_block_entries;
   for (std::size_t b = 0; b < blocks_.size(); ++b) {
     const block_summary& block = blocks_[b];
-    if (block.max_timestamp_ns < since_ns || block.min_timestamp_ns >= until_ns) continue;
+    if (!block.any_without_ids || block.max_timestamp_ns < since_ns ||
+        block.min_timestamp_ns >= until_ns) {
+      continue;
+    }
     const std::uint64_t begin = std::max(first_ordinal_, (first_block + b) * k_block_entries);
     const std::uint64_t end = std::min(end_ordinal(), (first_block + b + 1) * k_block_entries);
     for (std::uint64_t ordinal = begin; ordinal < end; ++ordinal) {
       const entry& e = at_ordinal(ordinal);
-      if (e.kind != static_cast<std::uint8_t>(entry_kind::record) || e.timestamp_ns < since_ns ||
-          e.timestamp_ns >= until_ns) {
+      if (e.has_ids || e.kind != static_cast<std::uint8_t>(entry_kind::record) ||
+          e.timestamp_ns < since_ns || e.timestamp_ns >= until_ns) {
         continue;
       }
       const log_entry stored = log_.at(e.position);
       const auto& record = *flatbuffers::GetRoot<wire::Record>(stored.record.data());
-      if (record.request_id() != nullptr && record.request_id()->size() != 0) continue;
-      // A valid traceparent, and IDs in fields with the usual names, count too.
-      const record_keys keys(record);
-      if (!keys.id(key_kind::request).empty() || !keys.id(key_kind::trace).empty()) continue;
       if (!keep(record, services_[e.service].name)) continue;
       found.emplace_back(e.timestamp_ns, ordinal);
     }

@@ -128,6 +128,12 @@ class frontend_store {
   std::vector<frontend_event> between(std::int64_t since_ns, std::int64_t until_ns,
                                       std::string_view page_id = {},
                                       std::size_t limit = 1000) const;
+  // What surrounds a page's requests that start at `at_ns`: its last action (click,
+  // submit) in [since_ns, at_ns], then its console errors, exceptions and rejections in
+  // [at_ns, until_ns), at most `limit` of them; only these are copied out.
+  std::vector<frontend_event> page_context(std::string_view page_id, std::int64_t since_ns,
+                                           std::int64_t at_ns, std::int64_t until_ns,
+                                           std::size_t limit) const;
 
   // For backend-logs: for each record, the newest browser request with its request ID as
   // "POST /api/payments/process → 500" (the URL's path and query), or empty.
@@ -214,9 +220,12 @@ class frontend_store {
   std::deque<stored_event> events_;  // guarded by mutex_; ordinal first_ordinal_ first
   std::uint64_t first_ordinal_ = 0;  // guarded by mutex_
   std::set<std::pair<std::int64_t, std::uint64_t>> by_time_;  // guarded by mutex_
-  id_index by_request_;                                       // guarded by mutex_
-  id_index by_trace_;                                         // guarded by mutex_
-  std::array<std::uint64_t, k_frontend_kinds> by_kind_{};     // guarded by mutex_; kept now
+  // The events a timeline shows around a request (actions, console errors, exceptions,
+  // rejections), few in a busy page's stream of requests.
+  std::set<std::pair<std::int64_t, std::uint64_t>> context_by_time_;  // guarded by mutex_
+  id_index by_request_;                                               // guarded by mutex_
+  id_index by_trace_;                                                 // guarded by mutex_
+  std::array<std::uint64_t, k_frontend_kinds> by_kind_{};             // guarded by mutex_; kept now
   std::unordered_map<std::string, page_state, name_hash, std::equal_to<>>
       pages_;                // guarded by mutex_
   std::uint64_t bytes_ = 0;  // guarded by mutex_; events and their index entries

@@ -241,7 +241,8 @@ class store {
     std::int64_t receive_ns;  // here too, so retention needs no look into the log
     std::uint16_t service;
     level severity;
-    std::uint8_t kind;  // entry_kind
+    std::uint8_t kind : 7;     // entry_kind
+    std::uint8_t has_ids : 1;  // a request or trace ID: no candidate for an inferred join
     // Ordinals back to the previous entry of the same service and level; 0 for none. The
     // (service, level) chains let a query read only the entries it wants.
     std::uint32_t previous_alike;
@@ -267,6 +268,7 @@ class store {
     std::int64_t max_timestamp_ns = std::numeric_limits<std::int64_t>::min();
     std::uint64_t service_mask = 0;  // bit (service % 64)
     std::uint8_t level_mask = 0;     // bit per level
+    bool any_without_ids = false;    // a backend record without request or trace ID
     std::array<repeat_slot, k_repeat_slots> repeats{};
   };
   struct service_state {
@@ -301,6 +303,7 @@ class store {
   static constexpr std::size_t k_max_services = 65'536;
   static_assert(k_max_services - 1 <= std::numeric_limits<decltype(entry::service)>::max());
   static_assert(sizeof(entry) == 32, "an entry per record: keep it small");
+  static_assert(static_cast<unsigned>(entry_kind::rate_limited) < (1u << 7), "entry::kind");
   static_assert(sizeof(repeat_slot) == 24);
   static_assert(k_block_entries - 1 <= std::numeric_limits<decltype(repeat_slot::offset)>::max());
 
