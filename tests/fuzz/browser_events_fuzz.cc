@@ -39,9 +39,9 @@ void require_text(std::string_view text, std::size_t cap, const char* what) {
 void check_event(const frontend_batch& batch, const frontend_event& e) {
   require(e.page_id == batch.page_id, "an event names its batch's page");
   require(e.receive_ns == k_receive_ns, "an event carries the receive time it was given");
-  require(e.timestamp_ns >= 0 &&
-              static_cast<double>(e.timestamp_ns) <= k_max_timestamp_ms * 1e6 + 1e3,
-          "a timestamp from 0 to 2100");
+  require(
+      e.timestamp_ns >= 0 && static_cast<double>(e.timestamp_ns) <= k_max_timestamp_ms * 1e6 + 1e3,
+      "a timestamp from 0 to 2100");
   frontend_kind kind{};
   require(parse_frontend_kind(frontend_kind_name(e.kind), kind) && kind == e.kind,
           "a kind that names itself");
