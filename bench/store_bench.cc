@@ -748,7 +748,7 @@ std::size_t browser_side() {
       if (batch.events.size() >= k_events_per_batch) send(answered);
     }
     if (!batch.events.empty()) send(c.receive_ns(k_records - 1));
-    if (stored != sequence) {
+    if (stored != sequence || s.frontend().size() != sequence) {
       std::fprintf(stderr, "store_bench: the frontend store kept %llu of %llu browser events\n",
                    static_cast<unsigned long long>(stored),
                    static_cast<unsigned long long>(sequence));
@@ -777,7 +777,8 @@ void timeline_of_one_request(benchmark::State& state) {
     // the answer's size, counted as omitted.
     const auto parsed = nlohmann::json::parse(answer);
     const std::size_t records_of_request = request_end(c, request) - c.request_first[request];
-    const auto exact = parsed.value("exactCount", std::size_t{0});
+    const auto exact =
+        parsed.value("exactCount", std::size_t{0}) + parsed.value("omittedCount", std::size_t{0});
     const auto browser = parsed.value("browserCount", std::size_t{0});
     // The click shown is the page's last before the request (the timeline looks 2 s back):
     // its own, or the one of the nearest request before it that had one.
