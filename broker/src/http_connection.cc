@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "logwire/timestamp.h"
+#include "logwire/utf8.h"
 #include "ws_connection.h"
 
 namespace logwire {
@@ -355,10 +356,12 @@ std::string endpoint_text(const tcp::endpoint& endpoint) {
          std::to_string(endpoint.port());
 }
 
+// The peer's bytes, for a message and the log: at most 80 of them, cut between characters,
+// and anything not UTF-8 shown as U+FFFD.
 std::string quote_short(std::string_view text) {
   constexpr std::size_t k_max_quoted = 80;
-  if (text.size() <= k_max_quoted) return "'" + std::string(text) + "'";
-  return "'" + std::string(text.substr(0, k_max_quoted)) + "...'";
+  if (text.size() <= k_max_quoted) return "'" + repair_utf8(text) + "'";
+  return "'" + repair_utf8(utf8_prefix(text, k_max_quoted)) + "...'";
 }
 
 }  // namespace logwire

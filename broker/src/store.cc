@@ -96,6 +96,7 @@ store::store(record_log log, store_options options, std::int64_t now_ns)
   log_.for_each([this](const log_entry& stored) {
     // The segment is the user's own, but a crash or a stray write may have damaged it.
     if (!verify_record(stored.record)) return;
+    if (stored.header->kind > static_cast<std::uint32_t>(entry_kind::rate_limited)) return;
     const auto service = intern_service(stored.service);
     if (!service) return;
     const wire::Record& root = root_of(stored.record);
